@@ -1,0 +1,224 @@
+//! Each verb: arguments → core request → core call → what the user sees. Results go to
+//! stdout (JSON where it is data), progress and status to stderr.
+
+use std::path::Path;
+
+use faaset::config::{self, Config};
+use faaset::deploy::{self, DeployRequest};
+use faaset::platform::local::EngineClient;
+use faaset::progress::Sink;
+use faaset::{Error, Result, Workspace};
+use serde_json::Value;
+
+use crate::cli::{Cli, Command, LocalCommand};
+
+/// Writes core progress to stderr.
+struct Stderr;
+
+impl Sink for Stderr {
+    fn status(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    fn output(&self, line: &str) {
+        eprintln!("  {line}");
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let root = cli.workspace.clone().unwrap_or_else(|| ".".into());
+    let workspace = Workspace::open(&root)?;
+    match cli.command {
+        Command::New(args) => {
+            let source = match &args.from {
+                Some(path) => read_file(path)?,
+                None => template_source(&args.name),
+            };
+            let request = DeployRequest {
+                name: args.name,
+                platform: Some(args.platform),
+                source: Some(source),
+                config: optional_object(args.config.as_deref(), "--config")?,
+                force: false,
+            };
+            let paths = deploy::create(&workspace, &request)?;
+            eprintln!(
+                "created {}: edit {} then run `faaset deploy {}`",
+                paths.name,
+                paths.source_file().display(),
+                paths.name
+            );
+        }
+        Command::Deploy(args) => {
+            let request = DeployRequest {
+                name: args.name,
+                platform: args.platform,
+                source: None,
+                config: optional_object(args.config.as_deref(), "--config")?,
+                force: args.force,
+            };
+            deploy::deploy(&workspace, &request, &Stderr).await?;
+        }
+        Command::Invoke(args) => {
+            let payload = match &args.payload {
+                Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
+                    Error::Usage(format!("the payload is not valid JSON ({e}): {text}"))
+                })?,
+                None => Value::Object(Default::default()),
+            };
+            let response = faaset::invoke::invoke(
+                &workspace,
+                &args.name,
+                args.platform.as_deref(),
+                &payload,
+                &Stderr,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&response).unwrap());
+        }
+        Command::Reconfigure(args) => {
+            let config = config::parse_object(&args.config, "the configuration")?;
+            deploy::reconfigure(
+                &workspace,
+                &args.name,
+                args.platform.as_deref(),
+                config,
+                &Stderr,
+            )
+            .await?;
+        }
+        Command::List => list(&workspace).await?,
+        Command::Local { command } => local(&workspace, command).await?,
+    }
+    Ok(())
+}
+
+async fn list(workspace: &Workspace) -> Result<()> {
+    println!("platforms: {}", workspace.platforms().join(", "));
+    let functions = workspace.functions();
+    if functions.is_empty() {
+        println!("functions: none (create one with `faaset new NAME`)");
+        return Ok(());
+    }
+    println!("functions:");
+    for name in functions {
+        let paths = faaset::function::FunctionPaths::new(workspace, &name);
+        let state = faaset::function::FunctionState::load(&paths)?.unwrap_or_default();
+        let deployed: Vec<String> = state
+            .deployed
+            .iter()
+            .map(|(platform, d)| {
+                let memory = d
+                    .config
+                    .get("memory")
+                    .map(|m| format!(" {m} MB"))
+                    .unwrap_or_default();
+                format!("{platform}{memory}")
+            })
+            .collect();
+        println!(
+            "  {name:<24} platform {:<8} deployed: {}",
+            state.platform,
+            if deployed.is_empty() {
+                "no".to_string()
+            } else {
+                deployed.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
+    match command {
+        LocalCommand::Serve { port } => faaset::engine::run(workspace, port).await,
+        LocalCommand::Start => {
+            EngineClient::ensure(workspace).await?;
+            let info =
+                std::fs::read_to_string(faaset::engine::info_file(workspace)).unwrap_or_default();
+            let info: Value = serde_json::from_str(&info).unwrap_or_default();
+            eprintln!(
+                "local engine running on {} (pid {})",
+                info["address"].as_str().unwrap_or("?"),
+                info["pid"]
+            );
+            Ok(())
+        }
+        LocalCommand::Status => {
+            let Some(client) = EngineClient::running(workspace).await else {
+                println!(
+                    "local engine: not running (it starts on demand, or `faaset local start`)"
+                );
+                return Ok(());
+            };
+            let status = client.status().await?;
+            println!(
+                "local engine: running, pid {}, workspace {}",
+                status.pid,
+                status.workspace.display()
+            );
+            println!(
+                "functions: {}",
+                if status.functions.is_empty() {
+                    "none".to_string()
+                } else {
+                    status.functions.join(", ")
+                }
+            );
+            println!(
+                "{:<28} {:<20} {:>7} {:>9} {:<6} {:>6}",
+                "ENVIRONMENT", "FUNCTION", "MEMORY", "AGE", "STATE", "CALLS"
+            );
+            for env in status.environments {
+                println!(
+                    "{:<28} {:<20} {:>4} MB {:>8.1}s {:<6} {:>6}",
+                    env.id, env.function, env.memory, env.age_seconds, env.state, env.calls
+                );
+            }
+            Ok(())
+        }
+        LocalCommand::Stop => {
+            match EngineClient::running(workspace).await {
+                Some(client) => {
+                    client.shutdown().await?;
+                    for _ in 0..100 {
+                        if !faaset::engine::info_file(workspace).exists() {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    eprintln!("local engine stopped");
+                }
+                None => eprintln!("local engine: not running"),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn optional_object(text: Option<&str>, what: &str) -> Result<Config> {
+    match text {
+        Some(text) => config::parse_object(text, what),
+        None => Ok(Config::new()),
+    }
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read {} ({e})", path.display())))
+}
+
+/// The source of a new function made without `--from`.
+fn template_source(name: &str) -> String {
+    format!(
+        r#"// The function {name}: `request` is the call's JSON payload; return a JSON value.
+// In scope: json!, Value, Context and saaf's Inspector. Add crates with `:dep name = "1"`.
+fn {name}(request: Value, _context: Context) -> Value {{
+    let mut inspector = Inspector::new();
+    inspector.inspect_container();
+    let name = request["name"].as_str().unwrap_or("World");
+    inspector.add_attribute("message", format!("Hello {{name}}!"));
+    inspector.finish()
+}}
+"#
+    )
+}

@@ -1,0 +1,403 @@
+//! The function lifecycle: persist → compare hashes → build → publish (DESIGN §1.3, §1.4).
+//!
+//! Everything the user gave is checked before anything is written. An unchanged function is
+//! "up to date" without a build or publish; a configuration change only publishes; a source or
+//! platform-file change builds and publishes. `FAASET.json` is updated only after success.
+
+use serde_json::Value;
+
+use crate::bootstrap;
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::function::{
+    copy_missing, hash_platform_files, now_ms, sha256_hex, Deployed, FunctionPaths, FunctionState,
+    Hashes,
+};
+use crate::name::FunctionName;
+use crate::platform::{local, scripts, Platform};
+use crate::progress::Sink;
+use crate::source;
+use crate::workspace::{resources_dir, shared_target_dir, Workspace};
+
+/// The platform used when neither the user nor the function names one.
+pub const DEFAULT_PLATFORM: &str = "local";
+
+/// What to deploy.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    pub name: String,
+    /// Platform; default: the function's saved platform, else `local`.
+    pub platform: Option<String>,
+    /// New source text (a cell, `faaset new --from`); default: the saved `src/function.rs`.
+    pub source: Option<String>,
+    /// Configuration on top of the saved one.
+    pub config: Config,
+    /// Build and publish even when nothing changed.
+    pub force: bool,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    UpToDate,
+    Published,
+    BuiltAndPublished,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployOutcome {
+    pub function: FunctionName,
+    pub platform: String,
+    pub action: Action,
+    /// The merged configuration now deployed.
+    pub config: Config,
+}
+
+/// A function with everything resolved and checked, not yet written.
+struct Prepared {
+    paths: FunctionPaths,
+    state: FunctionState,
+    platform: Platform,
+    source_text: String,
+    split: source::SplitSource,
+    saved: Config,
+    merged: Config,
+}
+
+fn prepare(workspace: &Workspace, request: &DeployRequest) -> Result<Prepared> {
+    let name = FunctionName::new(&request.name)?;
+    let paths = FunctionPaths::new(workspace, &name);
+    let existing = FunctionState::load(&paths)?;
+    if existing.is_none() && request.source.is_none() {
+        return Err(unknown_function(workspace, &name));
+    }
+    let platform_name = request
+        .platform
+        .clone()
+        .or_else(|| existing.as_ref().map(|s| s.platform.clone()))
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PLATFORM.to_string());
+    let platform = Platform::resolve(workspace, &platform_name)?;
+    let source_text = match &request.source {
+        Some(text) => text.clone(),
+        None => read_source(&paths)?,
+    };
+    let split = source::split(&source_text)?;
+    source::find_entry(&split.rust, Some(name.as_str()))?;
+
+    config::check_keys(platform.name(), platform.config_keys(), &request.config)?;
+    let state = existing.unwrap_or_else(|| FunctionState {
+        name: name.to_string(),
+        platform: platform.name().to_string(),
+        ..FunctionState::default()
+    });
+    let saved = config::merge(&[
+        state.config.get(platform.name()).unwrap_or(&Config::new()),
+        &request.config,
+    ]);
+    let merged = config::merge(&[&platform.default_config()?, &saved]);
+    config::check(platform.name(), platform.config_keys(), &merged)?;
+    Ok(Prepared {
+        paths,
+        state,
+        platform,
+        source_text,
+        split,
+        saved,
+        merged,
+    })
+}
+
+/// Creates a function without deploying it (`faaset new`): source, `FAASET.json`, the
+/// platform folder. Refuses to overwrite an existing function.
+pub fn create(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
+    let name = FunctionName::new(&request.name)?;
+    let paths = FunctionPaths::new(workspace, &name);
+    if paths.state_file().exists() {
+        return Err(Error::Usage(format!(
+            "function {name} already exists in {}; edit {} or pick another name",
+            paths.dir.display(),
+            paths.source_file().display()
+        )));
+    }
+    let prepared = prepare(workspace, request)?;
+    persist(&prepared)?;
+    let mut state = prepared.state.clone();
+    store_saved_config(&mut state, &prepared);
+    state.save(&prepared.paths)?;
+    Ok(prepared.paths)
+}
+
+/// Deploys a function: builds and publishes what changed.
+pub async fn deploy(
+    workspace: &Workspace,
+    request: &DeployRequest,
+    sink: &dyn Sink,
+) -> Result<DeployOutcome> {
+    let prepared = prepare(workspace, request)?;
+    persist(&prepared)?;
+    let p = &prepared;
+    let platform = p.platform.name();
+    let platform_dir = p.paths.platform_dir(platform);
+    let hashes = Hashes {
+        source: sha256_hex(p.source_text.as_bytes()),
+        config: sha256_hex(Value::Object(p.merged.clone()).to_string().as_bytes()),
+        platform_files: hash_platform_files(&platform_dir)?,
+    };
+    let deployed = p.state.deployed.get(platform);
+    let built = p.paths.build_dir(platform).join("bootstrap").is_file();
+    let code_changed = deployed.is_none_or(|d| {
+        d.hashes.source != hashes.source || d.hashes.platform_files != hashes.platform_files
+    });
+    let needs_build = p.platform.builds() && (request.force || code_changed || !built);
+    let needs_publish = needs_build || request.force || deployed.is_none_or(|d| d.hashes != hashes);
+    let mut state = p.state.clone();
+    store_saved_config(&mut state, p);
+    if !needs_publish {
+        if state != p.state {
+            state.save(&p.paths)?;
+        }
+        sink.status(&format!(
+            "{}: up to date on {platform}, nothing to do",
+            p.paths.name
+        ));
+        return Ok(outcome(p, Action::UpToDate));
+    }
+    if needs_build {
+        build(p, sink).await?;
+    }
+    sink.status(&format!("{}: publishing to {platform}", p.paths.name));
+    publish(workspace, &p.paths, &p.platform, &hashes, &p.merged).await?;
+    state.deployed.insert(
+        platform.to_string(),
+        Deployed {
+            hashes,
+            config: p.merged.clone(),
+            at: now_ms(),
+        },
+    );
+    state.save(&p.paths)?;
+    let action = if needs_build {
+        Action::BuiltAndPublished
+    } else {
+        Action::Published
+    };
+    sink.status(&format!(
+        "{}: {} on {platform}",
+        p.paths.name,
+        if needs_build {
+            "built and published"
+        } else {
+            "published (configuration only, no rebuild)"
+        }
+    ));
+    Ok(outcome(p, action))
+}
+
+/// Publishes a new configuration without rebuilding (FaaSET's `reconfigure`).
+pub async fn reconfigure(
+    workspace: &Workspace,
+    name: &str,
+    platform: Option<&str>,
+    config: Config,
+    sink: &dyn Sink,
+) -> Result<DeployOutcome> {
+    let request = DeployRequest {
+        name: name.to_string(),
+        platform: platform.map(str::to_string),
+        config,
+        ..DeployRequest::default()
+    };
+    let p = prepare(workspace, &request)?;
+    let platform = p.platform.name();
+    let Some(deployed) = p.state.deployed.get(platform) else {
+        return Err(Error::Usage(format!(
+            "{} is not deployed on {platform} yet: run `faaset deploy {}` first",
+            p.paths.name, p.paths.name
+        )));
+    };
+    let mut hashes = deployed.hashes.clone();
+    hashes.config = sha256_hex(Value::Object(p.merged.clone()).to_string().as_bytes());
+    sink.status(&format!(
+        "{}: publishing configuration to {platform}",
+        p.paths.name
+    ));
+    publish(workspace, &p.paths, &p.platform, &hashes, &p.merged).await?;
+    let mut state = p.state.clone();
+    store_saved_config(&mut state, &p);
+    state.deployed.insert(
+        platform.to_string(),
+        Deployed {
+            hashes,
+            config: p.merged.clone(),
+            at: now_ms(),
+        },
+    );
+    state.save(&p.paths)?;
+    Ok(outcome(&p, Action::Published))
+}
+
+/// Publishes what `FAASET.json` says is deployed again (the engine was restarted).
+pub async fn republish(
+    workspace: &Workspace,
+    paths: &FunctionPaths,
+    platform: &Platform,
+) -> Result<()> {
+    let state =
+        FunctionState::load(paths)?.ok_or_else(|| unknown_function(workspace, &paths.name))?;
+    let deployed = state.deployed.get(platform.name()).ok_or_else(|| {
+        Error::Usage(format!(
+            "{} is not deployed on {}: run `faaset deploy {}`",
+            paths.name,
+            platform.name(),
+            paths.name
+        ))
+    })?;
+    publish(
+        workspace,
+        paths,
+        platform,
+        &deployed.hashes,
+        &deployed.config,
+    )
+    .await
+}
+
+async fn publish(
+    workspace: &Workspace,
+    paths: &FunctionPaths,
+    platform: &Platform,
+    hashes: &Hashes,
+    merged: &Config,
+) -> Result<()> {
+    let bootstrap = paths.build_dir(platform.name()).join("bootstrap");
+    if platform.builds() && !bootstrap.is_file() {
+        return Err(Error::Usage(format!(
+            "{} has no built bootstrap ({}): run `faaset deploy {} --force`",
+            paths.name,
+            bootstrap.display(),
+            paths.name
+        )));
+    }
+    let log_file = paths.logs_dir(platform.name()).join("function.log");
+    let spec = local::function_spec(
+        paths.name.as_str(),
+        bootstrap,
+        hashes.code(),
+        log_file,
+        merged,
+    );
+    let client = local::EngineClient::ensure(workspace).await?;
+    client.publish(&spec).await
+}
+
+async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
+    let platform = p.platform.name();
+    let platform_dir = p.paths.platform_dir(platform);
+    let runtime = resources_dir()
+        .map(|d| d.join("faaset-runtime"))
+        .filter(|d| d.is_dir())
+        .ok_or_else(|| {
+            Error::Usage(
+                "cannot find the faaset-runtime crate functions are built against; run ./install.sh or set FAASET_HOME"
+                    .to_string(),
+            )
+        })?;
+    sink.status(&format!("{}: building for {platform}", p.paths.name));
+    bootstrap::generate(&platform_dir, &p.paths.name, &p.split, &runtime)?;
+    let target = shared_target_dir();
+    std::fs::create_dir_all(&target).map_err(|e| Error::io("create", &target, e))?;
+    let log = p.paths.logs_dir(platform).join("build.log");
+    let env = [
+        ("FAASET_FUNCTION", p.paths.name.to_string()),
+        ("FAASET_PLATFORM", platform.to_string()),
+        ("FAASET_TARGET_DIR", target.display().to_string()),
+    ];
+    let run = scripts::run(&platform_dir, "build.sh", &[], &env, &log, sink).await?;
+    let user_source = relative_to_cwd(&p.paths.source_file());
+    if !run.success {
+        return Err(
+            match bootstrap::first_compile_error(&run.lines, &user_source) {
+                Some(message) => Error::Compile {
+                    function: p.paths.name.to_string(),
+                    message,
+                    log,
+                },
+                None => Error::Script {
+                    function: p.paths.name.to_string(),
+                    step: "build.sh",
+                    status: run.status,
+                    log,
+                },
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Writes the source (when new or changed) and copies missing platform files.
+fn persist(p: &Prepared) -> Result<()> {
+    let source_file = p.paths.source_file();
+    let current = std::fs::read_to_string(&source_file).ok();
+    if current.as_deref() != Some(p.source_text.as_str()) {
+        crate::function::write_atomic(&source_file, p.source_text.as_bytes())?;
+    }
+    let platform_dir = p.paths.platform_dir(p.platform.name());
+    copy_missing(p.platform.template(), &platform_dir)?;
+    Ok(())
+}
+
+fn store_saved_config(state: &mut FunctionState, p: &Prepared) {
+    if p.saved.is_empty() {
+        state.config.remove(p.platform.name());
+    } else {
+        state
+            .config
+            .insert(p.platform.name().to_string(), p.saved.clone());
+    }
+}
+
+fn outcome(p: &Prepared, action: Action) -> DeployOutcome {
+    DeployOutcome {
+        function: p.paths.name.clone(),
+        platform: p.platform.name().to_string(),
+        action,
+        config: p.merged.clone(),
+    }
+}
+
+fn read_source(paths: &FunctionPaths) -> Result<String> {
+    let file = paths.source_file();
+    std::fs::read_to_string(&file).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the source of {} at {} ({e}); write the function there",
+            paths.name,
+            file.display()
+        ))
+    })
+}
+
+pub(crate) fn unknown_function(workspace: &Workspace, name: &FunctionName) -> Error {
+    let known: Vec<String> = workspace
+        .functions()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    Error::UnknownFunction {
+        name: name.to_string(),
+        workspace: workspace.root().to_path_buf(),
+        known: if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        },
+    }
+}
+
+/// A path as the user would type it from the current directory, when it is below it.
+fn relative_to_cwd(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}

@@ -1,0 +1,302 @@
+//! The engine's control and invoke API, in the shape of AWS Lambda's
+//! (`/2015-03-31/functions/...`), plus `/faaset/{health,status,shutdown}`. Every request must
+//! carry the workspace's token.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::sync::oneshot;
+
+use super::environment::{Invocation, RuntimeReply};
+use super::pool::{AcquireError, Pool};
+use super::wire::{self, EngineStatus, FunctionSpec, Report};
+
+/// Lambda ends an init phase longer than this.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shared by every request handler.
+pub struct Engine {
+    pub pool: Pool,
+    pub token: String,
+    pub workspace: std::path::PathBuf,
+    /// Notified by `POST /faaset/shutdown`.
+    pub shutdown: tokio::sync::Notify,
+}
+
+/// The API's routes; testable without sockets.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(get_function).put(put_function),
+        )
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .route("/faaset/health", get(health))
+        .route("/faaset/status", get(status))
+        .route("/faaset/shutdown", post(shutdown))
+        .layer(middleware::from_fn_with_state(engine.clone(), authorize))
+        .with_state(engine)
+}
+
+async fn authorize(State(engine): State<Arc<Engine>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(wire::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(presented.as_bytes(), engine.token.as_bytes()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AccessDeniedException",
+            "missing or wrong token (see .faaset/local/engine.json of the workspace)",
+        );
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    (status, Json(wire::error_body(error_type, message))).into_response()
+}
+
+fn not_found(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        &format!("Function not found: {name}"),
+    )
+}
+
+async fn health(State(engine): State<Arc<Engine>>) -> Response {
+    Json(serde_json::json!({
+        "pid": std::process::id(),
+        "workspace": engine.workspace,
+    }))
+    .into_response()
+}
+
+async fn status(State(engine): State<Arc<Engine>>) -> Response {
+    Json(EngineStatus {
+        pid: std::process::id(),
+        workspace: engine.workspace.clone(),
+        functions: engine.pool.function_names(),
+        environments: engine.pool.status(),
+    })
+    .into_response()
+}
+
+async fn shutdown(State(engine): State<Arc<Engine>>) -> Response {
+    engine.shutdown.notify_one();
+    Json(serde_json::json!({"status": "stopping"})).into_response()
+}
+
+async fn get_function(State(engine): State<Arc<Engine>>, Path(name): Path<String>) -> Response {
+    match engine.pool.spec(&name) {
+        Some(spec) => Json(&*spec).into_response(),
+        None => not_found(&name),
+    }
+}
+
+async fn put_function(
+    State(engine): State<Arc<Engine>>,
+    Path(name): Path<String>,
+    Json(spec): Json<FunctionSpec>,
+) -> Response {
+    if spec.function_name != name {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            "FunctionName differs from the name in the path",
+        );
+    }
+    match engine.pool.publish(spec.clone()) {
+        Ok(()) => Json(spec).into_response(),
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &format!("cannot store code {}: {e}", spec.code_path.display()),
+        ),
+    }
+}
+
+/// How an invocation ended, before it is turned into an HTTP response.
+enum Outcome {
+    Answer(RuntimeReply),
+    Failed {
+        error_type: &'static str,
+        message: String,
+    },
+}
+
+async fn invoke(
+    State(engine): State<Arc<Engine>>,
+    Path(name): Path<String>,
+    payload: Bytes,
+) -> Response {
+    let lease = match engine.pool.acquire(&name).await {
+        Ok(lease) => lease,
+        Err(AcquireError::NotFound) => return not_found(&name),
+        Err(AcquireError::Start(message)) => {
+            return error(StatusCode::BAD_GATEWAY, "ServiceException", &message)
+        }
+    };
+    let env = lease.environment.clone();
+    let request_id = request_id();
+    let timeout = Duration::from_secs_f64(lease.spec.timeout);
+    let (taken_tx, taken_rx) = oneshot::channel();
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let invocation = Invocation {
+        request_id: request_id.clone(),
+        payload,
+        timeout_ms: timeout.as_millis() as u64,
+        invoked_function_arn: format!("arn:aws:lambda:local:000000000000:function:{name}"),
+        taken: taken_tx,
+        reply: reply_tx,
+    };
+    let mut taken_at = Instant::now();
+    let mut discard = false;
+    let outcome = 'call: {
+        if let Err(message) = env.send(invocation).await {
+            discard = true;
+            break 'call Outcome::Failed {
+                error_type: "Runtime.ExitError",
+                message,
+            };
+        }
+        taken_at = tokio::select! {
+            taken = taken_rx => match taken {
+                Ok(at) => at,
+                Err(_) => Instant::now(),
+            },
+            reason = env.exited() => {
+                discard = true;
+                let detail = env.init.error.get().map(|e| format!(": {e}")).unwrap_or_default();
+                break 'call Outcome::Failed {
+                    error_type: "Runtime.ExitError",
+                    message: format!("RequestId: {request_id} Error: Runtime exited with error: {reason}{detail}"),
+                };
+            }
+            _ = tokio::time::sleep(INIT_TIMEOUT) => {
+                discard = true;
+                break 'call Outcome::Failed {
+                    error_type: "Runtime.InitError",
+                    message: format!("RequestId: {request_id} Error: init did not finish within {} s", INIT_TIMEOUT.as_secs()),
+                };
+            }
+        };
+        tokio::select! {
+            reply = reply_rx => match reply {
+                Ok(reply) => Outcome::Answer(reply),
+                Err(_) => {
+                    discard = true;
+                    let reason = env.exited().await;
+                    Outcome::Failed {
+                        error_type: "Runtime.ExitError",
+                        message: format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+                    }
+                }
+            },
+            reason = env.exited() => {
+                discard = true;
+                Outcome::Failed {
+                    error_type: "Runtime.ExitError",
+                    message: format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+                }
+            }
+            _ = tokio::time::sleep(timeout) => {
+                discard = true;
+                Outcome::Failed {
+                    error_type: "Sandbox.Timedout",
+                    message: format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", lease.spec.timeout),
+                }
+            }
+        }
+    };
+    let duration = taken_at.elapsed().as_secs_f64() * 1000.0;
+    let report = Report {
+        duration,
+        billed_duration: duration.ceil(),
+        memory_size: lease.spec.memory_size,
+        max_memory_used: env.max_memory_used_mb(),
+        init_duration: lease.cold.then(|| {
+            let ready = env.init.ready.get().copied().unwrap_or(taken_at);
+            ready.duration_since(env.created).as_secs_f64() * 1000.0
+        }),
+        cold_start: lease.cold,
+        environment_id: env.id.clone(),
+        limits_enforced: false,
+    };
+    write_report_line(&lease.log, &request_id, &report);
+    if discard {
+        engine.pool.discard(&env);
+    } else {
+        engine.pool.release(env);
+    }
+    let (function_error, body) = match outcome {
+        Outcome::Answer(RuntimeReply::Response(body)) => (false, body),
+        Outcome::Answer(RuntimeReply::Error(body)) => (true, body),
+        Outcome::Failed {
+            error_type,
+            message,
+        } => (
+            true,
+            Bytes::from(wire::error_body(error_type, &message).to_string()),
+        ),
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if function_error {
+        headers.insert(wire::FUNCTION_ERROR, HeaderValue::from_static("Unhandled"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&serde_json::to_string(&report).unwrap_or_default()) {
+        headers.insert(wire::REPORT, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(wire::REQUEST_ID, value);
+    }
+    response
+}
+
+fn write_report_line(log: &std::fs::File, request_id: &str, report: &Report) {
+    use std::io::Write;
+    let init = report
+        .init_duration
+        .map(|d| format!("\tInit Duration: {d:.2} ms"))
+        .unwrap_or_default();
+    let line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {:.0} MB{init}\n",
+        report.duration, report.billed_duration, report.memory_size, report.max_memory_used
+    );
+    let _ = (&*log).write_all(line.as_bytes());
+}
+
+/// A random UUID-shaped request id (unique, not secret).
+fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let (a, b) = (random(), random());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}

@@ -1,0 +1,124 @@
+//! The local platform's engine: a Lambda-compatible service on 127.0.0.1 for one workspace.
+//!
+//! - `control`: the Lambda-shaped control/invoke API, guarded by the workspace's token;
+//! - `pool`: published functions and their execution environments (warm reuse, cold starts,
+//!   idle reaping);
+//! - `environment`: one `bootstrap` process and its own Runtime API endpoint;
+//! - `runtime_api`: Lambda's Runtime API (`next`, `response`, `error`, `init/error`);
+//! - `wire`: what crosses the HTTP boundary (shared with the client in `platform::local`).
+//!
+//! The engine does not know about builds, experiments or analysis.
+
+pub mod control;
+pub mod environment;
+pub mod pool;
+pub mod runtime_api;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::function::write_atomic;
+use crate::workspace::Workspace;
+
+/// How clients find a running engine: `.faaset/local/engine.json` (mode 0600).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub pid: u32,
+    pub address: String,
+    pub token: String,
+}
+
+/// The engine's folder in the workspace's state folder.
+pub fn engine_dir(workspace: &Workspace) -> PathBuf {
+    workspace.state_dir().join("local")
+}
+
+pub fn info_file(workspace: &Workspace) -> PathBuf {
+    engine_dir(workspace).join("engine.json")
+}
+
+/// Runs the engine on `127.0.0.1:port` (0: any free port) until `POST /faaset/shutdown`,
+/// SIGTERM or Ctrl-C; then ends every environment and removes `engine.json`.
+pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
+    let dir = engine_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| Error::Engine(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::Engine(e.to_string()))?;
+    let token = new_token()?;
+    let engine = Arc::new(control::Engine {
+        pool: pool::Pool::new(pool::code_store(&dir)),
+        token: token.clone(),
+        workspace: workspace.root().to_path_buf(),
+        shutdown: tokio::sync::Notify::new(),
+    });
+    let info = EngineInfo {
+        pid: std::process::id(),
+        address: address.to_string(),
+        token,
+    };
+    write_private(
+        &info_file(workspace),
+        &serde_json::to_vec_pretty(&info).unwrap(),
+    )?;
+
+    let reaper = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                engine.pool.reap();
+            }
+        })
+    };
+    let app = control::router(engine.clone());
+    let stop = engine.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = stop.shutdown.notified() => {}
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        })
+        .await;
+    reaper.abort();
+    engine.pool.shutdown();
+    // Only remove the file if it is still ours (a newer engine may have replaced it).
+    if let Ok(text) = std::fs::read_to_string(info_file(workspace)) {
+        if serde_json::from_str::<EngineInfo>(&text).is_ok_and(|i| i.pid == std::process::id()) {
+            let _ = std::fs::remove_file(info_file(workspace));
+        }
+    }
+    // Give the environments' exit watchers a moment to reap the killed processes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    served.map_err(|e| Error::Engine(format!("server failed: {e}")))
+}
+
+fn new_token() -> Result<String> {
+    let mut bytes = [0u8; 24];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Error::io("read", "/dev/urandom", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file only its owner can read (it holds the token).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    write_atomic(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io("protect", path, e))
+}

@@ -1,0 +1,262 @@
+//! The engine's state: the published functions and their execution environments. Idle
+//! environments are reused warm (most recently used first); a request that finds none idle
+//! starts a new one (a cold start), so concurrent load grows the pool as on Lambda.
+//!
+//! A std `Mutex` guards the state: it is never held across an `.await`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::environment::Environment;
+use super::wire::{EnvironmentStatus, FunctionSpec};
+
+/// The published functions and their environments.
+pub struct Pool {
+    functions: Mutex<HashMap<String, FunctionEntry>>,
+    /// Where published code is kept (`.faaset/local/code`), so a rebuild in progress never
+    /// removes the binary environments are started from.
+    code_store: PathBuf,
+    next_environment: AtomicU64,
+}
+
+struct FunctionEntry {
+    spec: Arc<FunctionSpec>,
+    code: PathBuf,
+    log: Arc<File>,
+    /// Bumped by every publish that changes the function: older environments are not reused.
+    generation: u64,
+    idle: Vec<Arc<Environment>>,
+    live: Vec<Arc<Environment>>,
+}
+
+/// What an invocation gets to run on.
+pub struct Lease {
+    pub environment: Arc<Environment>,
+    pub cold: bool,
+    pub spec: Arc<FunctionSpec>,
+    pub log: Arc<File>,
+}
+
+#[derive(Debug)]
+pub enum AcquireError {
+    NotFound,
+    Start(String),
+}
+
+impl Pool {
+    pub fn new(code_store: PathBuf) -> Self {
+        Pool {
+            functions: Mutex::new(HashMap::new()),
+            code_store,
+            next_environment: AtomicU64::new(1),
+        }
+    }
+
+    /// Creates or updates a function. Changed code is copied into the code store; any change
+    /// retires the current environments (busy ones finish their request first).
+    pub fn publish(&self, spec: FunctionSpec) -> std::io::Result<()> {
+        let code = self.store_code(&spec)?;
+        if let Some(parent) = spec.log_file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let log = Arc::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&spec.log_file)?,
+        );
+        let mut functions = self.functions.lock().unwrap();
+        match functions.get_mut(&spec.function_name) {
+            Some(entry) if *entry.spec == spec => {}
+            Some(entry) => {
+                entry.spec = Arc::new(spec);
+                entry.code = code;
+                entry.log = log;
+                entry.generation += 1;
+                for env in entry.idle.drain(..) {
+                    env.kill();
+                }
+                entry.live.retain(|env| env.busy.load(Ordering::Relaxed));
+            }
+            None => {
+                let name = spec.function_name.clone();
+                let entry = FunctionEntry {
+                    spec: Arc::new(spec),
+                    code,
+                    log,
+                    generation: 1,
+                    idle: Vec::new(),
+                    live: Vec::new(),
+                };
+                functions.insert(name, entry);
+            }
+        }
+        Ok(())
+    }
+
+    fn store_code(&self, spec: &FunctionSpec) -> std::io::Result<PathBuf> {
+        let dir = self
+            .code_store
+            .join(&spec.function_name)
+            .join(&spec.code_sha256);
+        let stored = dir.join("bootstrap");
+        if !stored.is_file() {
+            std::fs::create_dir_all(&dir)?;
+            let tmp = dir.join(".bootstrap.tmp");
+            // A hard link is instant and keeps the inode when `.build/` is rebuilt.
+            if std::fs::hard_link(&spec.code_path, &tmp).is_err() {
+                std::fs::copy(&spec.code_path, &tmp)?;
+            }
+            std::fs::rename(&tmp, &stored)?;
+        }
+        Ok(stored)
+    }
+
+    pub fn spec(&self, name: &str) -> Option<Arc<FunctionSpec>> {
+        let functions = self.functions.lock().unwrap();
+        functions.get(name).map(|e| e.spec.clone())
+    }
+
+    pub fn function_names(&self) -> Vec<String> {
+        let functions = self.functions.lock().unwrap();
+        let mut names: Vec<String> = functions.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// An idle environment of the function's current generation, or a new one.
+    pub async fn acquire(&self, name: &str) -> Result<Lease, AcquireError> {
+        let (spec, code, log, generation) = {
+            let mut functions = self.functions.lock().unwrap();
+            let entry = functions.get_mut(name).ok_or(AcquireError::NotFound)?;
+            while let Some(environment) = entry.idle.pop() {
+                if environment.exit_reason().is_none() {
+                    environment.busy.store(true, Ordering::Relaxed);
+                    return Ok(Lease {
+                        environment,
+                        cold: false,
+                        spec: entry.spec.clone(),
+                        log: entry.log.clone(),
+                    });
+                }
+                let id = environment.id.clone();
+                entry.live.retain(|e| e.id != id);
+            }
+            (
+                entry.spec.clone(),
+                entry.code.clone(),
+                entry.log.clone(),
+                entry.generation,
+            )
+        };
+        let id = format!(
+            "{}-{}",
+            name,
+            self.next_environment.fetch_add(1, Ordering::Relaxed)
+        );
+        let environment = Environment::start(id, generation, &spec, &code)
+            .await
+            .map_err(|e| AcquireError::Start(format!("cannot start {}: {e}", code.display())))?;
+        environment.busy.store(true, Ordering::Relaxed);
+        let mut functions = self.functions.lock().unwrap();
+        if let Some(entry) = functions.get_mut(name) {
+            entry.live.push(environment.clone());
+        }
+        Ok(Lease {
+            environment,
+            cold: true,
+            spec,
+            log,
+        })
+    }
+
+    /// Returns an environment after a call: kept warm when it is alive and current, else ended.
+    pub fn release(&self, environment: Arc<Environment>) {
+        environment.mark_used();
+        environment.busy.store(false, Ordering::Relaxed);
+        let mut functions = self.functions.lock().unwrap();
+        let current = functions.get_mut(&environment.function).filter(|entry| {
+            entry.generation == environment.generation && environment.exit_reason().is_none()
+        });
+        match current {
+            Some(entry) => entry.idle.push(environment),
+            None => {
+                environment.kill();
+                if let Some(entry) = functions.get_mut(&environment.function) {
+                    entry.live.retain(|e| e.id != environment.id);
+                }
+            }
+        }
+    }
+
+    /// Ends an environment that must not be reused (timeout, crash).
+    pub fn discard(&self, environment: &Environment) {
+        environment.kill();
+        let mut functions = self.functions.lock().unwrap();
+        if let Some(entry) = functions.get_mut(&environment.function) {
+            entry.live.retain(|e| e.id != environment.id);
+            entry.idle.retain(|e| e.id != environment.id);
+        }
+    }
+
+    /// Ends environments idle for longer than their function's `idle_timeout`.
+    pub fn reap(&self) {
+        let now = Instant::now();
+        let mut functions = self.functions.lock().unwrap();
+        for entry in functions.values_mut() {
+            let limit = Duration::from_secs_f64(entry.spec.idle_timeout);
+            let (stale, fresh): (Vec<_>, Vec<_>) = entry
+                .idle
+                .drain(..)
+                .partition(|env| now.duration_since(*env.last_used.lock().unwrap()) > limit);
+            entry.idle = fresh;
+            for env in stale {
+                env.kill();
+                entry.live.retain(|e| e.id != env.id);
+            }
+        }
+    }
+
+    pub fn status(&self) -> Vec<EnvironmentStatus> {
+        let functions = self.functions.lock().unwrap();
+        let mut list: Vec<EnvironmentStatus> = functions
+            .values()
+            .flat_map(|entry| entry.live.iter())
+            .map(|env| EnvironmentStatus {
+                id: env.id.clone(),
+                function: env.function.clone(),
+                memory: env.memory,
+                pid: env.pid,
+                age_seconds: env.created.elapsed().as_secs_f64(),
+                state: if env.busy.load(Ordering::Relaxed) {
+                    "busy".into()
+                } else {
+                    "idle".into()
+                },
+                calls: env.calls.load(Ordering::Relaxed),
+            })
+            .collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+
+    /// Ends every environment (engine shutdown).
+    pub fn shutdown(&self) {
+        let mut functions = self.functions.lock().unwrap();
+        for entry in functions.values_mut() {
+            for env in entry.live.drain(..) {
+                env.kill();
+            }
+            entry.idle.clear();
+        }
+    }
+}
+
+/// Path helper kept here so the store layout is defined in one place.
+pub fn code_store(state_dir: &Path) -> PathBuf {
+    state_dir.join("code")
+}

@@ -1,0 +1,123 @@
+//! The Lambda Runtime API of one environment (`/2018-06-01/runtime/...`), served on its own
+//! loopback port so an environment can only ever receive its own requests.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{mpsc, oneshot};
+
+use super::environment::{Invocation, RuntimeReply};
+use crate::function::now_ms;
+
+/// What the runtime API saw of the environment's init phase.
+#[derive(Default)]
+pub struct InitState {
+    /// When the runtime first asked for work: the end of init.
+    pub ready: OnceLock<Instant>,
+    /// The error the runtime reported through `/runtime/init/error`.
+    pub error: OnceLock<String>,
+}
+
+struct RuntimeState {
+    invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    /// The request being processed and where its answer goes.
+    in_flight: Mutex<Option<(String, oneshot::Sender<RuntimeReply>)>>,
+    init: Arc<InitState>,
+}
+
+/// Serves the runtime API on `listener` until the task is aborted.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    invocations: mpsc::Receiver<Invocation>,
+    init: Arc<InitState>,
+) {
+    let state = Arc::new(RuntimeState {
+        invocations: tokio::sync::Mutex::new(invocations),
+        in_flight: Mutex::new(None),
+        init,
+    });
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(state);
+    let _ = axum::serve(listener, app).await;
+}
+
+async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
+    state.init.ready.get_or_init(Instant::now);
+    let Some(invocation) = state.invocations.lock().await.recv().await else {
+        return (StatusCode::GONE, "the environment is shutting down").into_response();
+    };
+    let deadline = now_ms() + invocation.timeout_ms;
+    let _ = invocation.taken.send(Instant::now());
+    *state.in_flight.lock().unwrap() = Some((invocation.request_id.clone(), invocation.reply));
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &invocation.request_id);
+    set("lambda-runtime-deadline-ms", &deadline.to_string());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        &invocation.invoked_function_arn,
+    );
+    set(
+        "lambda-runtime-trace-id",
+        &format!("Root=1-00000000-{}", invocation.request_id.replace('-', "")),
+    );
+    set("content-type", "application/json");
+    (StatusCode::OK, headers, invocation.payload).into_response()
+}
+
+async fn response(
+    State(state): State<Arc<RuntimeState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    finish(&state, &id, RuntimeReply::Response(body))
+}
+
+async fn error(
+    State(state): State<Arc<RuntimeState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    finish(&state, &id, RuntimeReply::Error(body))
+}
+
+fn finish(state: &RuntimeState, id: &str, reply: RuntimeReply) -> Response {
+    let mut in_flight = state.in_flight.lock().unwrap();
+    match in_flight.take() {
+        Some((current, sender)) if current == id => {
+            let _ = sender.send(reply);
+            (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+        }
+        other => {
+            *in_flight = other;
+            (
+                StatusCode::BAD_REQUEST,
+                format!(r#"{{"errorMessage":"no invocation {id} in flight","errorType":"InvalidRequestID"}}"#),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn init_error(State(state): State<Arc<RuntimeState>>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let _ = state.init.error.set(text);
+    (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}

@@ -1,0 +1,93 @@
+//! The one error type of the core library.
+//!
+//! Every variant carries the facts a user needs (name, key, path, log file) and its message
+//! says what was wrong and what to do, in one lowercase line. `is_user_error` separates
+//! mistakes the user can fix (exit code 1) from internal failures (exit code 2).
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid function name {name:?}: {reason} (names match ^[a-z][a-z0-9_]{{0,62}}$, e.g. hello_world)")]
+    InvalidName { name: String, reason: &'static str },
+
+    #[error("unknown platform {name:?} (available: {available})")]
+    UnknownPlatform { name: String, available: String },
+
+    #[error("unknown function {name:?} in {workspace} (known: {known}); create it with `faaset new {name}`")]
+    UnknownFunction {
+        name: String,
+        workspace: PathBuf,
+        known: String,
+    },
+
+    #[error("{0}")]
+    Config(String),
+
+    #[error("{0}")]
+    Source(String),
+
+    #[error("function {function} does not compile: {message} (full log: {log})")]
+    Compile {
+        function: String,
+        message: String,
+        log: PathBuf,
+    },
+
+    #[error("{step} failed for {function} ({status}): see {log}")]
+    Script {
+        function: String,
+        step: &'static str,
+        status: String,
+        log: PathBuf,
+    },
+
+    #[error("function {function} failed: {message}")]
+    FunctionFailed {
+        function: String,
+        error_type: String,
+        message: String,
+        /// The full error response, for callers that keep it (experiment rows).
+        response: serde_json::Value,
+    },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("the local platform engine: {0}")]
+    Engine(String),
+
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// True when the user can fix the cause (exit code 1); false for internal failures (2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            Error::Internal(_) | Error::Io { .. } | Error::Engine(_)
+        )
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

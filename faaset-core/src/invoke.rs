@@ -1,0 +1,216 @@
+//! Calling a deployed function: one call → its JSON response plus the client-side fields
+//! `roundTripTime` and `latency` (DESIGN §1.1) and the platform's report (§1.5).
+//!
+//! An [`Invoker`] is made once per function and reused (pooled HTTP), so experiments pay no
+//! set-up per call. A function whose `run.sh` was customised is called through that script.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::deploy;
+use crate::engine::wire::Report;
+use crate::error::{Error, Result};
+use crate::function::{now_ms, sha256_hex, FunctionPaths, FunctionState};
+use crate::name::FunctionName;
+use crate::platform::{local::EngineClient, scripts, Platform};
+use crate::progress::Quiet;
+use crate::workspace::Workspace;
+
+/// A ready-to-call function.
+pub struct Invoker {
+    workspace: Workspace,
+    paths: FunctionPaths,
+    platform: Platform,
+    route: Route,
+}
+
+enum Route {
+    Engine(EngineClient),
+    /// The function's own `run.sh`, which differs from the platform template's.
+    Script,
+}
+
+/// One call as the client saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The function's response (or Lambda-style error object) with the client-side fields
+    /// and the platform report merged in.
+    pub response: Map<String, Value>,
+    /// Client epoch ms.
+    pub start_time: u64,
+    pub end_time: u64,
+    pub round_trip_ms: f64,
+    /// `Some(message)` when the call failed.
+    pub error: Option<String>,
+}
+
+impl Invoker {
+    /// Prepares calls of a deployed function on `platform` (default: its saved platform).
+    pub async fn new(workspace: &Workspace, name: &str, platform: Option<&str>) -> Result<Self> {
+        let name = FunctionName::new(name)?;
+        let paths = FunctionPaths::new(workspace, &name);
+        let state = FunctionState::load(&paths)?
+            .ok_or_else(|| deploy::unknown_function(workspace, &name))?;
+        let platform = Platform::resolve(workspace, platform.unwrap_or(&state.platform))?;
+        let route = if run_script_customised(&paths, &platform) {
+            Route::Script
+        } else {
+            Route::Engine(EngineClient::ensure(workspace).await?)
+        };
+        Ok(Invoker {
+            workspace: workspace.clone(),
+            paths,
+            platform,
+            route,
+        })
+    }
+
+    pub fn function(&self) -> &FunctionName {
+        &self.paths.name
+    }
+
+    pub fn platform(&self) -> &str {
+        self.platform.name()
+    }
+
+    /// Calls the function once. A failed call is a [`Call`] with `error` set; `Err` is kept
+    /// for failures of the tooling itself (engine unreachable, script missing).
+    pub async fn call(&self, payload: &Value) -> Result<Call> {
+        let body = bytes::Bytes::from(payload.to_string());
+        let start_time = now_ms();
+        let started = Instant::now();
+        let (raw, function_error, report) = match &self.route {
+            Route::Engine(client) => {
+                let response = match client
+                    .invoke(self.paths.name.as_str(), body.clone())
+                    .await?
+                {
+                    Some(response) => response,
+                    None => {
+                        // The engine was restarted and lost the function: publish it again.
+                        deploy::republish(&self.workspace, &self.paths, &self.platform).await?;
+                        client
+                            .invoke(self.paths.name.as_str(), body)
+                            .await?
+                            .ok_or_else(|| {
+                                Error::Engine("the function vanished after publishing".into())
+                            })?
+                    }
+                };
+                (response.body, response.function_error, response.report)
+            }
+            Route::Script => {
+                let (raw, failed) = self.call_script(payload).await?;
+                (raw, failed, None)
+            }
+        };
+        let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let end_time = now_ms();
+        let mut response = match serde_json::from_slice::<Value>(&raw) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => Map::from_iter([("response".to_string(), other)]),
+            Err(_) => Map::from_iter([(
+                "response".to_string(),
+                Value::String(String::from_utf8_lossy(&raw).into_owned()),
+            )]),
+        };
+        let error = function_error.then(|| {
+            response
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .unwrap_or("the function failed")
+                .to_string()
+        });
+        add_client_fields(&mut response, round_trip_ms, report.as_ref());
+        Ok(Call {
+            response,
+            start_time,
+            end_time,
+            round_trip_ms,
+            error,
+        })
+    }
+
+    async fn call_script(&self, payload: &Value) -> Result<(bytes::Bytes, bool)> {
+        let dir = self.paths.platform_dir(self.platform.name());
+        let log = self.paths.logs_dir(self.platform.name()).join("run.log");
+        let payload = payload.to_string();
+        let run = scripts::run(&dir, "run.sh", &[&payload], &[], &log, &Quiet).await?;
+        let output = run.lines.join("\n");
+        if !run.success {
+            let body = serde_json::json!({
+                "errorType": "RunScriptFailed",
+                "errorMessage": format!("run.sh failed ({}): {}", run.status, output.trim()),
+            });
+            return Ok((body.to_string().into(), true));
+        }
+        Ok((output.into(), false))
+    }
+}
+
+/// Adds `roundTripTime`, `latency` (round trip − the function's own `runtime`) and the
+/// platform report's fields (never overwriting the function's own).
+fn add_client_fields(
+    response: &mut Map<String, Value>,
+    round_trip_ms: f64,
+    report: Option<&Report>,
+) {
+    if let Some(Ok(Value::Object(fields))) = report.map(serde_json::to_value) {
+        for (key, value) in fields {
+            response.entry(key).or_insert(value);
+        }
+    }
+    let runtime = response.get("runtime").and_then(Value::as_f64);
+    response.insert("roundTripTime".into(), round_trip_ms.into());
+    response.insert(
+        "latency".into(),
+        runtime
+            .map(|r| round_trip_ms - r)
+            .unwrap_or(round_trip_ms)
+            .into(),
+    );
+}
+
+/// True when the function's `run.sh` differs from its platform template's.
+fn run_script_customised(paths: &FunctionPaths, platform: &Platform) -> bool {
+    let own = std::fs::read(paths.platform_dir(platform.name()).join("run.sh"));
+    let template = std::fs::read(platform.template().join("run.sh"));
+    match (own, template) {
+        (Ok(own), Ok(template)) => sha256_hex(&own) != sha256_hex(&template),
+        _ => false,
+    }
+}
+
+/// One call for the CLI and the kernel: deploys first when the function changed on disk
+/// (as FaaSET does on call), then calls it. A failed call is an `Err` carrying the response.
+pub async fn invoke(
+    workspace: &Workspace,
+    name: &str,
+    platform: Option<&str>,
+    payload: &Value,
+    sink: &dyn crate::progress::Sink,
+) -> Result<Map<String, Value>> {
+    let request = deploy::DeployRequest {
+        name: name.to_string(),
+        platform: platform.map(str::to_string),
+        ..Default::default()
+    };
+    deploy::deploy(workspace, &request, sink).await?;
+    let invoker = Invoker::new(workspace, name, platform).await?;
+    let call = invoker.call(payload).await?;
+    match call.error {
+        None => Ok(call.response),
+        Some(message) => Err(Error::FunctionFailed {
+            function: name.to_string(),
+            error_type: call
+                .response
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or("Error")
+                .to_string(),
+            message,
+            response: Value::Object(call.response),
+        }),
+    }
+}

@@ -1,0 +1,28 @@
+//! FaaSET-rs core: write a FaaS function in Rust, deploy it, call it, experiment with it.
+//!
+//! - [`workspace`], [`name`], [`function`], [`source`], [`config`]: the files on disk and
+//!   their rules (DESIGN §1.3, §1.4);
+//! - [`deploy`]: persist → hash → build ([`bootstrap`], `build.sh`) → publish;
+//! - [`invoke`]: one call with client-side timing; [`platform`]: the platform seam;
+//! - [`engine`]: the built-in local platform, a Lambda-compatible engine on loopback;
+//! - [`analysis`], [`plot`]: statistics, t-tests and charts of results.
+//!
+//! The core never prints: it reports through a [`progress::Sink`].
+
+pub mod analysis;
+pub mod bootstrap;
+pub mod config;
+pub mod deploy;
+pub mod engine;
+pub mod error;
+pub mod function;
+pub mod invoke;
+pub mod name;
+pub mod platform;
+pub mod progress;
+pub mod source;
+pub mod workspace;
+
+pub use error::{Error, Result};
+pub use name::FunctionName;
+pub use workspace::Workspace;

@@ -1,0 +1,314 @@
+//! The local platform: configuration keys, and the client that starts (on demand), publishes
+//! to and invokes the engine of the workspace (`crate::engine`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{Config, KeySpec, Kind};
+use crate::engine::wire::{self, EngineStatus, FunctionSpec, Report};
+use crate::engine::{self, EngineInfo};
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+
+/// Keys of the local platform's configuration (Lambda's ranges).
+pub const CONFIG_KEYS: &[KeySpec] = &[
+    KeySpec {
+        key: "memory",
+        kind: Kind::Integer {
+            min: 128,
+            max: 10240,
+            unit: " MB",
+        },
+    },
+    KeySpec {
+        key: "timeout",
+        kind: Kind::Number {
+            min: 0.001,
+            max: 900.0,
+            unit: " seconds",
+        },
+    },
+    KeySpec {
+        key: "env",
+        kind: Kind::StringMap,
+    },
+    KeySpec {
+        key: "architecture",
+        kind: Kind::OneOf(&["x86_64", "arm64"]),
+    },
+    KeySpec {
+        key: "idle_timeout",
+        kind: Kind::Number {
+            min: 0.001,
+            max: 86400.0,
+            unit: " seconds",
+        },
+    },
+];
+
+/// The engine's answer to one invocation.
+pub struct EngineResponse {
+    pub body: bytes::Bytes,
+    pub function_error: bool,
+    pub report: Option<Report>,
+}
+
+/// A connection to the workspace's running engine (cheap to clone; pooled HTTP).
+#[derive(Clone)]
+pub struct EngineClient {
+    base: String,
+    authorization: String,
+    http: reqwest::Client,
+}
+
+impl EngineClient {
+    /// Connects to the running engine, starting one when none answers.
+    pub async fn ensure(workspace: &Workspace) -> Result<Self> {
+        if let Some(client) = Self::running(workspace).await {
+            return Ok(client);
+        }
+        let dir = engine::engine_dir(workspace);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        // One starter at a time per workspace; the others find its engine afterwards.
+        let lock_path = dir.join("start.lock");
+        let lock =
+            std::fs::File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::io("lock", &lock_path, e))?;
+        if let Some(client) = Self::running(workspace).await {
+            return Ok(client);
+        }
+        start_engine(workspace)?;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            if let Some(client) = Self::running(workspace).await {
+                drop(lock);
+                return Ok(client);
+            }
+        }
+        Err(Error::Engine(format!(
+            "did not start within 5 s; see {}",
+            dir.join("engine.log").display()
+        )))
+    }
+
+    /// Connects to the running engine, if one answers.
+    pub async fn running(workspace: &Workspace) -> Option<Self> {
+        let text = std::fs::read_to_string(engine::info_file(workspace)).ok()?;
+        let info: EngineInfo = serde_json::from_str(&text).ok()?;
+        let client = Self::new(&info);
+        let health = client
+            .http
+            .get(format!("{}/faaset/health", client.base))
+            .header(wire::AUTHORIZATION, &client.authorization)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        health.status().is_success().then_some(client)
+    }
+
+    fn new(info: &EngineInfo) -> Self {
+        EngineClient {
+            base: format!("http://{}", info.address),
+            authorization: format!("Bearer {}", info.token),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .tcp_nodelay(true)
+                .pool_max_idle_per_host(usize::MAX)
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// Creates or updates a function.
+    pub async fn publish(&self, spec: &FunctionSpec) -> Result<()> {
+        let response = self
+            .http
+            .put(format!(
+                "{}/2015-03-31/functions/{}",
+                self.base, spec.function_name
+            ))
+            .header(wire::AUTHORIZATION, &self.authorization)
+            .json(spec)
+            .send()
+            .await
+            .map_err(|e| Error::Engine(format!("publish failed: {e}")))?;
+        if !response.status().is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(Error::Engine(format!("publish refused: {text}")));
+        }
+        Ok(())
+    }
+
+    /// The published configuration of a function, if the engine has it.
+    pub async fn function(&self, name: &str) -> Result<Option<FunctionSpec>> {
+        let response = self
+            .http
+            .get(format!("{}/2015-03-31/functions/{name}", self.base))
+            .header(wire::AUTHORIZATION, &self.authorization)
+            .send()
+            .await
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        response
+            .json()
+            .await
+            .map(Some)
+            .map_err(|e| Error::Engine(e.to_string()))
+    }
+
+    /// Invokes a function; `Ok(None)` when the engine does not have it.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: bytes::Bytes,
+    ) -> Result<Option<EngineResponse>> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/2015-03-31/functions/{name}/invocations",
+                self.base
+            ))
+            .header(wire::AUTHORIZATION, &self.authorization)
+            .body(payload)
+            .send()
+            .await
+            .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = response.status();
+        let function_error = response.headers().contains_key(wire::FUNCTION_ERROR);
+        let report = response
+            .headers()
+            .get(wire::REPORT)
+            .and_then(|v| serde_json::from_slice(v.as_bytes()).ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
+        if !status.is_success() {
+            return Err(Error::Engine(format!(
+                "invoke failed ({status}): {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        Ok(Some(EngineResponse {
+            body,
+            function_error,
+            report,
+        }))
+    }
+
+    pub async fn status(&self) -> Result<EngineStatus> {
+        self.http
+            .get(format!("{}/faaset/status", self.base))
+            .header(wire::AUTHORIZATION, &self.authorization)
+            .send()
+            .await
+            .map_err(|e| Error::Engine(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| Error::Engine(e.to_string()))
+    }
+
+    pub async fn shutdown(&self) -> Result<()> {
+        self.http
+            .post(format!("{}/faaset/shutdown", self.base))
+            .header(wire::AUTHORIZATION, &self.authorization)
+            .send()
+            .await
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// The function specification the engine gets for a merged configuration.
+pub fn function_spec(
+    name: &str,
+    bootstrap: PathBuf,
+    code_sha256: String,
+    log_file: PathBuf,
+    config: &Config,
+) -> FunctionSpec {
+    let number =
+        |key: &str, default: f64| config.get(key).and_then(Value::as_f64).unwrap_or(default);
+    FunctionSpec {
+        function_name: name.to_string(),
+        code_path: bootstrap,
+        code_sha256,
+        memory_size: number("memory", 512.0) as u32,
+        timeout: number("timeout", 3.0),
+        environment: config
+            .get("env")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        log_file,
+        idle_timeout: number("idle_timeout", 600.0),
+    }
+}
+
+/// Starts `faaset local serve` for the workspace as a daemon (own process group, output to
+/// `.faaset/local/engine.log`).
+fn start_engine(workspace: &Workspace) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let dir = engine::engine_dir(workspace);
+    let log_path = dir.join("engine.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io("open", &log_path, e))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| Error::io("open", &log_path, e))?;
+    let binary = faaset_binary();
+    std::process::Command::new(&binary)
+        .args(["local", "serve", "--workspace"])
+        .arg(workspace.root())
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            Error::Engine(format!(
+                "cannot start {} ({e}); is faaset installed (./install.sh)?",
+                binary.display()
+            ))
+        })?;
+    Ok(())
+}
+
+/// The `faaset` executable: `$FAASET_BIN`, this process when it is `faaset`, a `faaset`
+/// beside this executable (the kernel is installed next to it), else `faaset` on PATH.
+pub fn faaset_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FAASET_BIN") {
+        return PathBuf::from(bin);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if exe.file_name().is_some_and(|n| n == "faaset") {
+            return exe;
+        }
+        if let Some(sibling) = exe
+            .parent()
+            .map(|d| d.join("faaset"))
+            .filter(|p| p.is_file())
+        {
+            return sibling;
+        }
+    }
+    PathBuf::from("faaset")
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Calls the function once: $1 = its platform folder (functions/<fn>/local), $2 = the payload
+# JSON; prints the response JSON. While this file is unchanged faaset calls the engine
+# directly (same request, no process per call); edit it to call the function your own way
+# and faaset will run it for every call instead.
+set -euo pipefail
+fn="$(basename "$(dirname "$1")")"
+info="$(cd "$1/../../.." && pwd)/.faaset/local/engine.json"
+address="$(sed -n 's/.*"address": "\(.*\)".*/\1/p' "$info")"
+token="$(sed -n 's/.*"token": "\(.*\)".*/\1/p' "$info")"
+curl -sS --fail-with-body -H "Authorization: Bearer $token" --data-binary "$2" \
+  "http://$address/2015-03-31/functions/$fn/invocations"
