@@ -19,6 +19,7 @@ pub mod function;
 pub mod invoke;
 pub mod name;
 pub mod platform;
+pub mod plot;
 pub mod progress;
 pub mod source;
 pub mod workspace;

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `faaset` CLI against the real local engine: real processes, real
+//! HTTP on loopback, real function builds (into the shared target directory).
+
+mod support;
+
+mod errors;
+mod lifecycle;
+mod runtime;
