@@ -167,7 +167,7 @@ pub async fn deploy(
         build(p, sink).await?;
     }
     sink.status(&format!("{}: publishing to {platform}", p.paths.name));
-    publish(workspace, &p.paths, &p.platform, &hashes, &p.merged).await?;
+    publish(workspace, &p.paths, &p.platform, &p.merged).await?;
     state.deployed.insert(
         platform.to_string(),
         Deployed {
@@ -222,7 +222,7 @@ pub async fn reconfigure(
         "{}: publishing configuration to {platform}",
         p.paths.name
     ));
-    publish(workspace, &p.paths, &p.platform, &hashes, &p.merged).await?;
+    publish(workspace, &p.paths, &p.platform, &p.merged).await?;
     let mut state = p.state.clone();
     store_saved_config(&mut state, &p);
     state.deployed.insert(
@@ -253,21 +253,13 @@ pub async fn republish(
             paths.name
         ))
     })?;
-    publish(
-        workspace,
-        paths,
-        platform,
-        &deployed.hashes,
-        &deployed.config,
-    )
-    .await
+    publish(workspace, paths, platform, &deployed.config).await
 }
 
 async fn publish(
     workspace: &Workspace,
     paths: &FunctionPaths,
     platform: &Platform,
-    hashes: &Hashes,
     merged: &Config,
 ) -> Result<()> {
     let bootstrap = paths.build_dir(platform.name()).join("bootstrap");
@@ -280,10 +272,15 @@ async fn publish(
         )));
     }
     let log_file = paths.logs_dir(platform.name()).join("function.log");
+    // The engine keeps one stored copy per code hash: hash the binary itself, so a forced
+    // rebuild (new toolchain, new runtime crate, `:dep x = "*"`) always reaches it.
+    let code_sha256 = std::fs::read(&bootstrap)
+        .map(|bytes| sha256_hex(&bytes))
+        .map_err(|e| Error::io("read", &bootstrap, e))?;
     let spec = local::function_spec(
         paths.name.as_str(),
         bootstrap,
-        hashes.code(),
+        code_sha256,
         log_file,
         merged,
     );

@@ -48,16 +48,6 @@ pub struct Hashes {
     pub platform_files: String,
 }
 
-impl Hashes {
-    /// One hash of the deployed code: source and platform files (what a build consumes).
-    pub fn code(&self) -> String {
-        hex(&Sha256::digest(format!(
-            "{}{}",
-            self.source, self.platform_files
-        )))
-    }
-}
-
 /// Paths of one function.
 #[derive(Debug, Clone)]
 pub struct FunctionPaths {

@@ -54,6 +54,8 @@ impl Invoker {
             .ok_or_else(|| deploy::unknown_function(workspace, &name))?;
         let platform = Platform::resolve(workspace, platform.unwrap_or(&state.platform))?;
         let route = if run_script_customised(&paths, &platform) {
+            // The script finds the engine through engine.json: make sure one is running.
+            EngineClient::ensure(workspace).await?;
             Route::Script
         } else {
             Route::Engine(EngineClient::ensure(workspace).await?)
@@ -145,7 +147,10 @@ impl Invoker {
             });
             return Ok((body.to_string().into(), true));
         }
-        Ok((output.into(), false))
+        // A Lambda-style error object (what the engine answers for a failed call) is a failure.
+        let failed = serde_json::from_str::<Value>(&output)
+            .is_ok_and(|v| v.get("errorType").is_some() && v.get("errorMessage").is_some());
+        Ok((output.into(), failed))
     }
 }
 

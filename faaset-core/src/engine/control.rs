@@ -113,6 +113,23 @@ async fn put_function(
     Path(name): Path<String>,
     Json(spec): Json<FunctionSpec>,
 ) -> Response {
+    let valid_hash = !spec.code_sha256.is_empty()
+        && spec.code_sha256.len() <= 128
+        && spec.code_sha256.chars().all(|c| c.is_ascii_hexdigit());
+    if let Err(e) = crate::name::FunctionName::new(&name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &e.to_string(),
+        );
+    }
+    if !valid_hash {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            "CodeSha256 must be a hex digest",
+        );
+    }
     if spec.function_name != name {
         return error(
             StatusCode::BAD_REQUEST,

@@ -18,7 +18,8 @@ use super::wire::FunctionSpec;
 pub struct Invocation {
     pub request_id: String,
     pub payload: bytes::Bytes,
-    /// Epoch ms by which the function must answer; set when the environment takes it.
+    /// The function's timeout in ms; the runtime API turns it into the deadline
+    /// (`lambda-runtime-deadline-ms`) when the environment takes the request.
     pub timeout_ms: u64,
     pub invoked_function_arn: String,
     /// Told when the environment takes the request (its `next` call returns it).
@@ -86,7 +87,7 @@ impl Environment {
             .stdout(stdout)
             .stderr(stderr)
             .kill_on_drop(true);
-        for (key, value) in lambda_environment(spec, &id, &address.to_string()) {
+        for (key, value) in lambda_environment(spec, code, &id, &address.to_string()) {
             command.env(key, value);
         }
         let mut child = match command.spawn() {
@@ -189,14 +190,18 @@ impl Drop for Environment {
 
 /// The variables Lambda sets in an environment, the user's `env` under them (as on Lambda,
 /// reserved names cannot be overridden).
-fn lambda_environment(spec: &FunctionSpec, id: &str, runtime_api: &str) -> Vec<(String, String)> {
+fn lambda_environment(
+    spec: &FunctionSpec,
+    code: &Path,
+    id: &str,
+    runtime_api: &str,
+) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = spec
         .environment
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let task_root = spec
-        .code_path
+    let task_root = code
         .parent()
         .map(|p| p.display().to_string())
         .unwrap_or_default();

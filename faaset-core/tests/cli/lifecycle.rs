@@ -115,3 +115,24 @@ fn per_function_script_edits_survive_and_trigger_a_rebuild() {
     );
     assert_eq!(std::fs::read_to_string(&build).unwrap(), edited);
 }
+
+#[test]
+fn a_customised_run_script_is_honoured() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    // A run.sh that calls the engine as the template does, then tags the response.
+    let run = ws.file("functions/hello_world/local/run.sh");
+    let script = std::fs::read_to_string(&run).unwrap();
+    let script = script.replace(
+        "\"http://$address/2015-03-31/functions/$fn/invocations\"",
+        "\"http://$address/2015-03-31/functions/$fn/invocations\" | sed 's/^{/{\"viaScript\":true,/'",
+    );
+    std::fs::write(&run, script).unwrap();
+    let response = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"Sam"}"#])
+        .ok()
+        .json();
+    assert_eq!(response["viaScript"], true, "{response}");
+    assert_eq!(response["message"], "Hello Sam!");
+    assert!(response["roundTripTime"].as_f64().is_some());
+}

@@ -6,3 +6,4 @@ mod support;
 mod errors;
 mod lifecycle;
 mod runtime;
+mod seed_lock;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs FaaSET-rs from this clone. Idempotent: run it again after pulling.
+#  - Debian packages it needs (curl for run.sh, flock for build.sh, a C toolchain for linking);
+#  - the `faaset` binary into $FAASET_PREFIX/bin (default ~/.cargo/bin, rustup's PATH entry);
+#  - the resources functions are built against (platform templates, faaset-runtime, saaf)
+#    into ~/.local/share/faaset, so any folder can be a workspace;
+#  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
+#    first deploy does not wait for them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+prefix="${FAASET_PREFIX:-$HOME/.cargo}"
+data="${XDG_DATA_HOME:-$HOME/.local/share}/faaset"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+say() { printf '==> %s\n' "$*" >&2; }
+
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v flock >/dev/null || missing+=(util-linux)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "install.sh: FaaSET-rs needs Rust (cargo); install it from https://rustup.rs and run ./install.sh again" >&2
+  exit 1
+fi
+
+say "building faaset (release)"
+cargo build --release --locked -p faaset-core --bin faaset
+install -d "$prefix/bin"
+install -m 0755 "$target/release/faaset" "$prefix/bin/faaset"
+
+say "installing platform templates and runtime crates into $data"
+rm -rf "$data.new"
+mkdir -p "$data.new"
+cp -r platforms faaset-runtime saaf "$data.new/"
+rm -rf "$data.old"
+if [ -d "$data" ]; then mv "$data" "$data.old"; fi
+mv "$data.new" "$data"
+rm -rf "$data.old"
+
+say "precompiling the dependencies functions share"
+warm="$(mktemp -d)"
+trap 'rm -rf "$warm"' EXIT
+mkdir -p "$warm/functions/warm_up/src"
+printf '{"name": "warm_up", "platform": "local"}\n' > "$warm/functions/warm_up/FAASET.json"
+printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})\n}\n' \
+  > "$warm/functions/warm_up/src/function.rs"
+"$prefix/bin/faaset" --workspace "$warm" deploy warm_up >/dev/null
+"$prefix/bin/faaset" --workspace "$warm" local stop >/dev/null 2>&1 || true
+
+case ":$PATH:" in
+  *":$prefix/bin:"*) say "done: run \`faaset --help\`" ;;
+  *) say "done: add $prefix/bin to your PATH (export PATH=\"$prefix/bin:\$PATH\"), then run \`faaset --help\`" ;;
+esac
