@@ -91,6 +91,7 @@ async fn status(State(engine): State<Arc<Engine>>) -> Response {
         pid: std::process::id(),
         workspace: engine.workspace.clone(),
         functions: engine.pool.function_names(),
+        limits: engine.pool.limits.describe(),
         environments: engine.pool.status(),
     })
     .into_response()
@@ -252,7 +253,7 @@ async fn invoke(
         }),
         cold_start: lease.cold,
         environment_id: env.id.clone(),
-        limits_enforced: false,
+        limits_enforced: env.limits_enforced(),
     };
     write_report_line(&lease.log, &request_id, &report);
     if discard {

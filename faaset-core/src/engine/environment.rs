@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use super::limits::{self, EnvironmentCgroup, Limits};
 use super::runtime_api;
 use super::wire::FunctionSpec;
 
@@ -50,6 +51,8 @@ pub struct Environment {
     pub calls: AtomicU64,
     pub busy: std::sync::atomic::AtomicBool,
     pub last_used: Mutex<Instant>,
+    /// The environment's cgroup when limits are enforced.
+    cgroup: Option<Arc<EnvironmentCgroup>>,
     invocations: mpsc::Sender<Invocation>,
     exit: watch::Receiver<Option<String>>,
     kill: Arc<Notify>,
@@ -63,7 +66,9 @@ impl Environment {
         generation: u64,
         spec: &FunctionSpec,
         code: &Path,
+        limits: &Limits,
     ) -> std::io::Result<Arc<Environment>> {
+        let cgroup = limits.create(&id, spec.memory_size)?.map(Arc::new);
         let (tx, rx) = mpsc::channel(1);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -90,6 +95,13 @@ impl Environment {
         for (key, value) in lambda_environment(spec, code, &id, &address.to_string()) {
             command.env(key, value);
         }
+        if let Some(cgroup) = &cgroup {
+            let procs = cgroup.procs_files();
+            // SAFETY: the closure only calls async-signal-safe functions (open, write, close).
+            unsafe {
+                command.pre_exec(move || limits::join_cgroups(&procs));
+            }
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
@@ -101,6 +113,8 @@ impl Environment {
         let (exit_tx, exit) = watch::channel(None);
         let kill = Arc::new(Notify::new());
         let kill_signal = kill.clone();
+        let watched = cgroup.clone();
+        let memory = spec.memory_size;
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status,
@@ -109,10 +123,16 @@ impl Environment {
                     child.wait().await
                 }
             };
-            let text = match status {
+            let mut text = match status {
                 Ok(status) => describe_exit(status),
                 Err(e) => format!("wait failed: {e}"),
             };
+            if watched.as_ref().is_some_and(|c| c.oom_killed()) {
+                text.push_str(&format!(
+                    " (out of memory: the function needed more than its {memory} MB)"
+                ));
+            }
+            drop(watched);
             let _ = exit_tx.send(Some(text));
         });
 
@@ -125,6 +145,7 @@ impl Environment {
             created,
             init,
             calls: AtomicU64::new(0),
+            cgroup,
             busy: false.into(),
             last_used: Mutex::new(created),
             invocations: tx,
@@ -167,8 +188,17 @@ impl Environment {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Peak resident memory of the process in MB (`VmHWM`), 0 when unknown.
+    /// Whether memory and CPU limits are enforced on this environment.
+    pub fn limits_enforced(&self) -> bool {
+        self.cgroup.is_some()
+    }
+
+    /// Peak memory of the environment in MB: its cgroup's peak where limits are enforced,
+    /// else the process's peak resident memory (`VmHWM`); 0 when unknown.
     pub fn max_memory_used_mb(&self) -> f64 {
+        if let Some(peak) = self.cgroup.as_ref().and_then(|c| c.peak_mb()) {
+            return peak;
+        }
         let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
             return 0.0;
         };

@@ -4,6 +4,7 @@
 //! - `pool`: published functions and their execution environments (warm reuse, cold starts,
 //!   idle reaping);
 //! - `environment`: one `bootstrap` process and its own Runtime API endpoint;
+//! - `limits`: Lambda's resource model on cgroups (memory limit, CPU share by memory);
 //! - `runtime_api`: Lambda's Runtime API (`next`, `response`, `error`, `init/error`);
 //! - `wire`: what crosses the HTTP boundary (shared with the client in `platform::local`).
 //!
@@ -11,6 +12,7 @@
 
 pub mod control;
 pub mod environment;
+pub mod limits;
 pub mod pool;
 pub mod runtime_api;
 pub mod wire;
@@ -53,8 +55,15 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::Engine(e.to_string()))?;
     let token = new_token()?;
+    let limits = limits::Limits::detect();
+    // Said once, at start, in the engine's log (and by `faaset local start|status`).
+    eprintln!(
+        "faaset engine {}: limits {}",
+        std::process::id(),
+        limits.describe()
+    );
     let engine = Arc::new(control::Engine {
-        pool: pool::Pool::new(pool::code_store(&dir)),
+        pool: pool::Pool::new(pool::code_store(&dir), limits),
         token: token.clone(),
         workspace: workspace.root().to_path_buf(),
         shutdown: tokio::sync::Notify::new(),
@@ -101,7 +110,8 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
         }
     }
     // Give the environments' exit watchers a moment to reap the killed processes.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    engine.pool.limits.cleanup();
     served.map_err(|e| Error::Engine(format!("server failed: {e}")))
 }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::environment::Environment;
+use super::limits::Limits;
 use super::wire::{EnvironmentStatus, FunctionSpec};
 
 /// The published functions and their environments.
@@ -21,6 +22,7 @@ pub struct Pool {
     /// removes the binary environments are started from.
     code_store: PathBuf,
     next_environment: AtomicU64,
+    pub limits: Limits,
 }
 
 struct FunctionEntry {
@@ -48,11 +50,12 @@ pub enum AcquireError {
 }
 
 impl Pool {
-    pub fn new(code_store: PathBuf) -> Self {
+    pub fn new(code_store: PathBuf, limits: Limits) -> Self {
         Pool {
             functions: Mutex::new(HashMap::new()),
             code_store,
             next_environment: AtomicU64::new(1),
+            limits,
         }
     }
 
@@ -158,7 +161,7 @@ impl Pool {
             name,
             self.next_environment.fetch_add(1, Ordering::Relaxed)
         );
-        let environment = Environment::start(id, generation, &spec, &code)
+        let environment = Environment::start(id, generation, &spec, &code, &self.limits)
             .await
             .map_err(|e| AcquireError::Start(format!("cannot start {}: {e}", code.display())))?;
         environment.busy.store(true, Ordering::Relaxed);

@@ -77,6 +77,8 @@ pub struct EngineStatus {
     pub pid: u32,
     pub workspace: PathBuf,
     pub functions: Vec<String>,
+    /// Whether memory and CPU limits are enforced, and if not, why.
+    pub limits: String,
     pub environments: Vec<EnvironmentStatus>,
 }
 

@@ -5,5 +5,6 @@ mod support;
 
 mod errors;
 mod lifecycle;
+mod limits;
 mod runtime;
 mod seed_lock;

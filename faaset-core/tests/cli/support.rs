@@ -45,8 +45,14 @@ impl TempWorkspace {
 
     /// Runs `faaset ARGS` in the workspace.
     pub fn faaset(&self, args: &[&str]) -> Run {
+        self.faaset_with_env(args, &[])
+    }
+
+    /// Runs `faaset ARGS` with extra environment variables (an engine it starts inherits them).
+    pub fn faaset_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_faaset"))
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(self.path())
             .env("FAASET_BIN", env!("CARGO_BIN_EXE_faaset"))
             .env_remove("FAASET_WORKSPACE")

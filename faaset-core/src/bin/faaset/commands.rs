@@ -132,14 +132,16 @@ async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
     match command {
         LocalCommand::Serve { port } => faaset::engine::run(workspace, port).await,
         LocalCommand::Start => {
-            EngineClient::ensure(workspace).await?;
+            let client = EngineClient::ensure(workspace).await?;
             let info =
                 std::fs::read_to_string(faaset::engine::info_file(workspace)).unwrap_or_default();
             let info: Value = serde_json::from_str(&info).unwrap_or_default();
+            let status = client.status().await?;
             eprintln!(
-                "local engine running on {} (pid {})",
+                "local engine running on {} (pid {}); limits {}",
                 info["address"].as_str().unwrap_or("?"),
-                info["pid"]
+                info["pid"],
+                status.limits
             );
             Ok(())
         }
@@ -156,6 +158,7 @@ async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
                 status.pid,
                 status.workspace.display()
             );
+            println!("limits: {}", status.limits);
             println!(
                 "functions: {}",
                 if status.functions.is_empty() {

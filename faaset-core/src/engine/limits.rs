@@ -1,0 +1,320 @@
+//! Lambda's resource model on Linux cgroups: each environment gets its own cgroup with
+//! memory limit = the function's `memory` and a CPU quota of memory / 1,769 MB of one CPU
+//! (Lambda's ratio), capped at 6 CPUs and at the host's CPU count.
+//!
+//! cgroup v1 and v2 are detected at run time; environments are created below the engine's
+//! own cgroup (delegation, not the root). Where cgroups cannot be used (not root, no
+//! delegation, switched off with `FAASET_LOCAL_LIMITS=off`) functions still run and every
+//! record says `limitsEnforced: false`; the engine says why once, at start.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// Lambda gives one full vCPU at 1,769 MB.
+pub const MB_PER_CPU: f64 = 1769.0;
+/// Lambda's largest CPU allocation.
+pub const MAX_CPUS: f64 = 6.0;
+/// CFS period: short enough that a call of a few tens of ms sees its share smoothly.
+const CPU_PERIOD_US: u64 = 20_000;
+
+/// Whether and how limits are enforced, decided once per engine.
+pub enum Limits {
+    Enforced(Hierarchy),
+    /// Why limits are not enforced.
+    Off(String),
+}
+
+/// Where the engine creates environment cgroups.
+pub enum Hierarchy {
+    V1 { memory: PathBuf, cpu: PathBuf },
+    V2 { base: PathBuf },
+}
+
+/// The cgroup(s) of one environment; removed when dropped (after its process has ended).
+pub struct EnvironmentCgroup {
+    dirs: Vec<PathBuf>,
+    /// `cgroup.procs` files the child writes itself into before `exec`.
+    procs: Vec<CString>,
+    peak_file: PathBuf,
+    oom_file: PathBuf,
+    v2: bool,
+}
+
+impl Limits {
+    /// Detects what this machine allows. `FAASET_LOCAL_LIMITS=off` switches limits off.
+    pub fn detect() -> Limits {
+        if std::env::var("FAASET_LOCAL_LIMITS").is_ok_and(|v| v == "off" || v == "0") {
+            return Limits::Off("switched off by FAASET_LOCAL_LIMITS=off".into());
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let hierarchy = if Path::new("/sys/fs/cgroup/cgroup.controllers").is_file() {
+            v2_hierarchy(&own)
+        } else {
+            v1_hierarchy(&own)
+        };
+        match hierarchy.and_then(|h| h.probe().map(|()| h)) {
+            Ok(h) => Limits::Enforced(h),
+            Err(why) => Limits::Off(why),
+        }
+    }
+
+    pub fn enforced(&self) -> bool {
+        matches!(self, Limits::Enforced(_))
+    }
+
+    /// A line for logs and `faaset local status`.
+    pub fn describe(&self) -> String {
+        match self {
+            Limits::Enforced(Hierarchy::V1 { .. }) => "enforced (cgroup v1: memory, cpu)".into(),
+            Limits::Enforced(Hierarchy::V2 { .. }) => "enforced (cgroup v2: memory, cpu)".into(),
+            Limits::Off(why) => format!("NOT enforced: {why}; memory and CPU are not limited"),
+        }
+    }
+
+    /// Creates the cgroup of a new environment (`None` when limits are off).
+    pub fn create(
+        &self,
+        environment: &str,
+        memory_mb: u32,
+    ) -> std::io::Result<Option<EnvironmentCgroup>> {
+        let Limits::Enforced(hierarchy) = self else {
+            return Ok(None);
+        };
+        let quota = cpu_quota_us(memory_mb, host_cpus());
+        let bytes = u64::from(memory_mb) * 1024 * 1024;
+        let cgroup = match hierarchy {
+            Hierarchy::V1 { memory, cpu } => {
+                let mem = memory.join(environment);
+                let cpu_dir = cpu.join(environment);
+                std::fs::create_dir_all(&mem)?;
+                std::fs::create_dir_all(&cpu_dir)?;
+                std::fs::write(mem.join("memory.limit_in_bytes"), bytes.to_string())?;
+                // Without swap the limit is absolute, as on Lambda.
+                let _ = std::fs::write(mem.join("memory.memsw.limit_in_bytes"), bytes.to_string());
+                let _ = std::fs::write(mem.join("memory.swappiness"), "0");
+                std::fs::write(cpu_dir.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string())?;
+                std::fs::write(cpu_dir.join("cpu.cfs_quota_us"), quota.to_string())?;
+                EnvironmentCgroup {
+                    procs: vec![
+                        c_path(&mem.join("cgroup.procs")),
+                        c_path(&cpu_dir.join("cgroup.procs")),
+                    ],
+                    peak_file: mem.join("memory.max_usage_in_bytes"),
+                    oom_file: mem.join("memory.oom_control"),
+                    dirs: vec![mem, cpu_dir],
+                    v2: false,
+                }
+            }
+            Hierarchy::V2 { base } => {
+                let dir = base.join(environment);
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("memory.max"), bytes.to_string())?;
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                std::fs::write(dir.join("cpu.max"), format!("{quota} {CPU_PERIOD_US}"))?;
+                EnvironmentCgroup {
+                    procs: vec![c_path(&dir.join("cgroup.procs"))],
+                    peak_file: dir.join("memory.peak"),
+                    oom_file: dir.join("memory.events"),
+                    dirs: vec![dir],
+                    v2: true,
+                }
+            }
+        };
+        Ok(Some(cgroup))
+    }
+
+    /// Removes the engine's parent cgroups (at shutdown, when they are empty).
+    pub fn cleanup(&self) {
+        if let Limits::Enforced(h) = self {
+            for dir in h.dirs() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+impl Hierarchy {
+    fn dirs(&self) -> Vec<&Path> {
+        match self {
+            Hierarchy::V1 { memory, cpu } => vec![memory, cpu],
+            Hierarchy::V2 { base } => vec![base],
+        }
+    }
+
+    /// Creates the engine's parent cgroups, proving we may.
+    fn probe(&self) -> Result<(), String> {
+        for dir in self.dirs() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create cgroup {} ({e}); run the engine as root or with a delegated cgroup", dir.display())
+            })?;
+        }
+        if let Hierarchy::V2 { base } = self {
+            std::fs::write(base.join("cgroup.subtree_control"), "+memory +cpu").map_err(|e| {
+                format!(
+                    "cannot enable the memory and cpu controllers in {} ({e})",
+                    base.display()
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl EnvironmentCgroup {
+    /// Paths of `cgroup.procs` files for the child to join before `exec`.
+    pub fn procs_files(&self) -> Vec<CString> {
+        self.procs.clone()
+    }
+
+    /// Peak memory of the environment in MB.
+    pub fn peak_mb(&self) -> Option<f64> {
+        let text = std::fs::read_to_string(&self.peak_file).ok()?;
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .map(|b| b / (1024.0 * 1024.0))
+    }
+
+    /// Whether the kernel's OOM killer ended a process of this environment.
+    pub fn oom_killed(&self) -> bool {
+        let text = std::fs::read_to_string(&self.oom_file).unwrap_or_default();
+        let count = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if self.v2 {
+            count("oom_kill ") > 0
+        } else {
+            count("oom_kill ") > 0 || count("under_oom ") > 0
+        }
+    }
+}
+
+impl Drop for EnvironmentCgroup {
+    fn drop(&mut self) {
+        for dir in &self.dirs {
+            // The process has been reaped by now; the kernel may need a moment to release it.
+            for _ in 0..20 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// Joins the calling process to each cgroup: writing "0" to `cgroup.procs` moves the writer.
+/// Runs in the child between `fork` and `exec`, so it uses only async-signal-safe calls.
+pub fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
+    for path in procs {
+        // SAFETY: `path` is a valid NUL-terminated string; open/write/close are
+        // async-signal-safe and touch no memory other than the given buffers.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+            if written != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CPU quota per period for a memory size: memory / 1,769 MB of one CPU, capped at
+/// `MAX_CPUS` and the host's CPUs, at least the kernel's minimum of 1 ms.
+pub fn cpu_quota_us(memory_mb: u32, host_cpus: f64) -> u64 {
+    let cpus = (f64::from(memory_mb) / MB_PER_CPU)
+        .min(MAX_CPUS)
+        .min(host_cpus);
+    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
+pub fn host_cpus() -> f64 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as f64)
+        .unwrap_or(1.0)
+}
+
+fn c_path(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_encoded_bytes()).expect("cgroup paths have no NUL")
+}
+
+/// The engine's own cgroup path for a v1 controller, from `/proc/self/cgroup`.
+fn own_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
+    own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then_some(path)
+    })
+}
+
+fn v1_hierarchy(own: &str) -> Result<Hierarchy, String> {
+    let engine = format!("faaset-engine-{}", std::process::id());
+    let mut dirs = Vec::new();
+    for controller in ["memory", "cpu"] {
+        let mount = Path::new("/sys/fs/cgroup").join(controller);
+        if !mount.join("cgroup.procs").is_file() {
+            return Err(format!(
+                "the cgroup v1 {controller} controller is not mounted at {}",
+                mount.display()
+            ));
+        }
+        let own = own_path(own, controller)
+            .unwrap_or("/")
+            .trim_start_matches('/');
+        dirs.push(mount.join(own).join(&engine));
+    }
+    let cpu = dirs.pop().expect("two dirs");
+    let memory = dirs.pop().expect("two dirs");
+    Ok(Hierarchy::V1 { memory, cpu })
+}
+
+fn v2_hierarchy(own: &str) -> Result<Hierarchy, String> {
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .trim_start_matches('/');
+    let base = Path::new("/sys/fs/cgroup")
+        .join(path)
+        .join(format!("faaset-engine-{}", std::process::id()));
+    Ok(Hierarchy::V2 { base })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_quota_follows_lambda() {
+        assert_eq!(cpu_quota_us(1769, 8.0), 20_000);
+        assert_eq!(cpu_quota_us(3538, 8.0), 40_000);
+        assert_eq!(cpu_quota_us(128, 8.0), 1447);
+        assert_eq!(cpu_quota_us(10240, 8.0), 115_772);
+        assert_eq!(
+            cpu_quota_us(10240, 2.0),
+            40_000,
+            "capped at the host's CPUs"
+        );
+        assert_eq!(cpu_quota_us(10240, 64.0), 120_000, "capped at 6 CPUs");
+        assert_eq!(cpu_quota_us(16, 8.0), 1000, "the kernel's minimum");
+    }
+
+    #[test]
+    fn own_cgroup_paths_are_read_per_controller() {
+        let own = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/";
+        assert_eq!(own_path(own, "memory"), Some("/process_api/abc"));
+        assert_eq!(own_path(own, "cpu"), Some("/x"));
+        assert_eq!(own_path(own, "pids"), None);
+    }
+}

@@ -1,0 +1,135 @@
+//! Lambda's resource model on the local platform: memory limits (out-of-memory ends the
+//! environment), measured peak memory, REPORT fields, idle reaping, configuration changes
+//! without rebuilds, and honest `limitsEnforced: false` when limits are switched off.
+
+use crate::support::TempWorkspace;
+
+const HOG: &str = r#"// Holds `mb` megabytes (touching every page) and reports it; `env` echoes a variable.
+fn hog(request: Value, _context: Context) -> Value {
+    let mb = request["mb"].as_u64().unwrap_or(0) as usize;
+    let mut block = vec![0u8; mb * 1024 * 1024];
+    for i in (0..block.len()).step_by(4096) {
+        block[i] = 1;
+    }
+    let touched: u64 = block.iter().step_by(4096).map(|&b| u64::from(b)).sum();
+    json!({ "held": mb, "touched": touched, "greeting": std::env::var("GREETING").ok() })
+}
+"#;
+
+#[test]
+fn exceeding_memory_ends_the_environment_and_the_next_call_works() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("hog", HOG);
+    ws.faaset(&["deploy", "hog", "--config", r#"{"memory":128}"#])
+        .ok();
+    let oom = ws
+        .faaset(&["invoke", "hog", r#"{"mb":200}"#])
+        .user_error("Runtime exited with error: signal: killed");
+    assert!(oom.stderr().contains("out of memory"), "{}", oom.stderr());
+    let next = ws.faaset(&["invoke", "hog", r#"{"mb":20}"#]).ok().json();
+    assert_eq!(next["held"], 20);
+    assert_eq!(
+        next["coldStart"], true,
+        "the killed environment was replaced"
+    );
+    assert_eq!(next["limitsEnforced"], true);
+}
+
+#[test]
+fn report_fields_measure_the_environment() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("hog", HOG);
+    ws.faaset(&["deploy", "hog", "--config", r#"{"memory":256}"#])
+        .ok();
+    let r = ws.faaset(&["invoke", "hog", r#"{"mb":100}"#]).ok().json();
+    let used = r["maxMemoryUsed"].as_f64().unwrap();
+    assert!(
+        (100.0..=140.0).contains(&used),
+        "maxMemoryUsed {used} for 100 MB held"
+    );
+    assert_eq!(r["memorySize"], 256);
+    let (duration, billed) = (
+        r["duration"].as_f64().unwrap(),
+        r["billedDuration"].as_f64().unwrap(),
+    );
+    assert!(
+        billed >= duration && billed - duration < 1.0,
+        "{duration} → {billed}"
+    );
+    assert_eq!(billed.fract(), 0.0);
+    assert!(r["initDuration"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["coldStart"], true);
+    let warm = ws.faaset(&["invoke", "hog", r#"{"mb":1}"#]).ok().json();
+    assert_eq!(warm["coldStart"], false);
+    assert!(
+        warm.get("initDuration").is_none(),
+        "initDuration only on cold starts"
+    );
+    assert_eq!(warm["environmentId"], r["environmentId"]);
+}
+
+#[test]
+fn configuration_changes_apply_without_rebuilds_and_idle_environments_are_reaped() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("hog", HOG);
+    ws.faaset(&[
+        "deploy",
+        "hog",
+        "--config",
+        r#"{"env":{"GREETING":"hi"},"idle_timeout":1}"#,
+    ])
+    .ok();
+    assert_eq!(ws.faaset(&["invoke", "hog"]).ok().json()["greeting"], "hi");
+    let status = ws.faaset(&["local", "status"]).ok().stdout();
+    assert!(status.contains("limits: enforced"), "{status}");
+    assert!(
+        status.contains("hog-1") && status.contains("idle"),
+        "{status}"
+    );
+    let r = ws
+        .faaset(&[
+            "reconfigure",
+            "hog",
+            r#"{"env":{"GREETING":"hello"},"memory":384,"timeout":7}"#,
+        ])
+        .ok();
+    assert!(!r.stderr().contains("building"));
+    let after = ws.faaset(&["invoke", "hog"]).ok().json();
+    assert_eq!(after["greeting"], "hello");
+    assert_eq!(after["memorySize"], 384);
+    assert_eq!(
+        after["coldStart"], true,
+        "reconfigure replaces warm environments"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2600));
+    let status = ws.faaset(&["local", "status"]).ok().stdout();
+    assert!(
+        !status.contains("hog-"),
+        "idle environments reaped after idle_timeout: {status}"
+    );
+}
+
+#[test]
+fn without_limits_every_record_says_so() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("hog", HOG);
+    let off = [("FAASET_LOCAL_LIMITS", "off")];
+    ws.faaset_with_env(&["local", "start"], &off).ok();
+    let status = ws.faaset(&["local", "status"]).ok().stdout();
+    assert!(
+        status.contains("limits: NOT enforced: switched off by FAASET_LOCAL_LIMITS=off"),
+        "{status}"
+    );
+    ws.faaset(&["deploy", "hog", "--config", r#"{"memory":128}"#])
+        .ok();
+    // Not limited: 200 MB at a 128 MB setting runs, and says limits were not enforced.
+    let r = ws.faaset(&["invoke", "hog", r#"{"mb":200}"#]).ok().json();
+    assert_eq!(r["limitsEnforced"], false);
+    assert!(r["maxMemoryUsed"].as_f64().unwrap() >= 200.0);
+    let log = std::fs::read_to_string(ws.file(".faaset/local/engine.log")).unwrap();
+    assert_eq!(
+        log.matches("limits NOT enforced").count(),
+        1,
+        "said once: {log}"
+    );
+}
