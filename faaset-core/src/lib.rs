@@ -15,6 +15,7 @@ pub mod config;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod experiment;
 pub mod function;
 pub mod invoke;
 pub mod name;

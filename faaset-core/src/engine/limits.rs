@@ -306,7 +306,7 @@ mod tests {
             40_000,
             "capped at the host's CPUs"
         );
-        assert_eq!(cpu_quota_us(10240, 64.0), 120_000, "capped at 6 CPUs");
+        assert_eq!(cpu_quota_us(12_000, 64.0), 120_000, "capped at 6 CPUs");
         assert_eq!(cpu_quota_us(16, 8.0), 1000, "the kernel's minimum");
     }
 

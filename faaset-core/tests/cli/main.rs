@@ -4,6 +4,7 @@
 mod support;
 
 mod errors;
+mod experiment;
 mod lifecycle;
 mod limits;
 mod runtime;

@@ -1,0 +1,145 @@
+//! Experiments (FaaS Runner Lite, tutorial §4): many concurrent calls of a deployed function,
+//! one result row per call in `functions/<fn>/experiments/<name>/results.csv` and a record of
+//! each run in `experiment.json` beside it (DESIGN §1.3, §1.5).
+//!
+//! - [`spec`]: the parameters, their checks, the (seeded) spreading of payloads over calls;
+//! - [`runner`]: the concurrent calls and the single writer of rows;
+//! - [`results`]: `results.csv` and its growing-header scheme;
+//! - [`record`]: the run records of `experiment.json`.
+//!
+//! Everything the caller gave is checked before anything is written; a repeated experiment
+//! with the same name appends. The function must be deployed: this module calls what is
+//! deployed and never builds (the CLI and the kernel deploy a changed function first).
+
+pub mod record;
+pub mod results;
+pub mod runner;
+pub mod spec;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::deploy::{self, DEFAULT_PLATFORM};
+use crate::error::{Error, Result};
+use crate::function::{now_ms, FunctionPaths, FunctionState};
+use crate::invoke::Invoker;
+use crate::name::FunctionName;
+use crate::platform::Platform;
+use crate::workspace::Workspace;
+
+pub use record::ExperimentRecord;
+pub use results::ResultsCsv;
+pub use runner::Progress;
+pub use spec::{check_experiment_name, ExperimentSpec, DEFAULT_SEED};
+
+/// What a finished experiment run did and where its results are.
+#[derive(Debug, Clone)]
+pub struct ExperimentSummary {
+    pub function: String,
+    pub platform: String,
+    pub experiment: String,
+    /// Rows written by this run (= threads × runs_per_thread).
+    pub calls: usize,
+    /// Rows of this run with `error` set.
+    pub errors: usize,
+    /// Client epoch ms.
+    pub start: u64,
+    pub end: u64,
+    pub elapsed: Duration,
+    pub results_csv: PathBuf,
+    pub experiment_json: PathBuf,
+    /// Index of this run in `experiment.json`'s `runs`.
+    pub run_index: usize,
+}
+
+/// Runs an experiment: `threads` concurrent workers × `runs_per_thread` calls each, rows
+/// appended to `results.csv` as they arrive, `progress` called after each row.
+pub async fn experiment(
+    workspace: &Workspace,
+    spec: &ExperimentSpec,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ExperimentSummary> {
+    spec.validate()?;
+    let name = FunctionName::new(&spec.function)?;
+    let paths = FunctionPaths::new(workspace, &name);
+    let state =
+        FunctionState::load(&paths)?.ok_or_else(|| deploy::unknown_function(workspace, &name))?;
+    let platform_name = spec
+        .platform
+        .as_deref()
+        .or(Some(state.platform.as_str()).filter(|p| !p.is_empty()))
+        .unwrap_or(DEFAULT_PLATFORM);
+    let platform = Platform::resolve(workspace, platform_name)?;
+    let platform = platform.name();
+    let deployed = state.deployed.get(platform).ok_or_else(|| {
+        Error::Usage(format!(
+            "{name} is not deployed on {platform}: run `faaset deploy {name} --platform {platform}` first"
+        ))
+    })?;
+    let invoker = Arc::new(Invoker::new(workspace, name.as_str(), Some(platform)).await?);
+
+    // Checked: from here on, files are written.
+    let dir = paths.experiments_dir().join(&spec.experiment_name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let _lock = lock(&dir, spec)?;
+    let mut record = ExperimentRecord::load(&dir.join("experiment.json"), spec)?;
+    let mut csv = ResultsCsv::open(&dir.join("results.csv"))?;
+    let start = now_ms();
+    let started = Instant::now();
+    record.start(spec, platform, deployed, start)?;
+    let context = runner::RowContext {
+        function: name.to_string(),
+        platform: platform.to_string(),
+        experiment: spec.experiment_name.clone(),
+        tags: Value::Object(spec.tags.clone()).to_string(),
+    };
+    let tally = runner::run(invoker, spec, context, &mut csv, progress).await?;
+    let end = now_ms();
+    record.finish(end, tally.calls, tally.errors)?;
+    Ok(ExperimentSummary {
+        function: name.to_string(),
+        platform: platform.to_string(),
+        experiment: spec.experiment_name.clone(),
+        calls: tally.calls,
+        errors: tally.errors,
+        start,
+        end,
+        elapsed: started.elapsed(),
+        results_csv: csv.path().to_path_buf(),
+        experiment_json: record.path().to_path_buf(),
+        run_index: record.run_index(),
+    })
+}
+
+/// One run of an experiment at a time (in this process or another): an exclusive lock on
+/// `.lock` in its folder, released when the run ends or its process dies.
+fn lock(dir: &std::path::Path, spec: &ExperimentSpec) -> Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "experiment {} of {} is already running; wait for it to end or pick another experiment name",
+            spec.experiment_name, spec.function
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_experiment_future_can_be_spawned() {
+        fn send<T: Send>(_: T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = Workspace::open(dir.path()).unwrap();
+        let spec = ExperimentSpec::new("f", "e");
+        // Futures are lazy: this only proves `Send` (the kernel spawns experiments).
+        send(experiment(&workspace, &spec, &|_| {}));
+    }
+}

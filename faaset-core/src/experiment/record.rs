@@ -1,0 +1,116 @@
+//! `experiment.json`: what each run of an experiment was — parameters (seed included),
+//! platform, the deployed configuration and hashes of the function, start and end.
+//!
+//! Layout: `{"function", "experiment", "runs": [run, …]}`; a repeated experiment appends a
+//! run. A run is written when it starts (`"end": null`, so an interrupted run is visible as
+//! such) and again when it ends. Every write is atomic (temporary file + rename), and fields
+//! this version does not know are kept.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::function::{write_atomic, Deployed};
+
+use super::spec::ExperimentSpec;
+
+/// An open `experiment.json` with the current run in it.
+pub struct ExperimentRecord {
+    path: PathBuf,
+    doc: Map<String, Value>,
+    run: usize,
+}
+
+impl ExperimentRecord {
+    /// Reads `path` (or starts a new document) without writing anything; a file that is not
+    /// a JSON object with a `runs` array is an error saying to fix or move it.
+    pub fn load(path: &Path, spec: &ExperimentSpec) -> Result<Self> {
+        let invalid = |why: String| {
+            Error::Usage(format!(
+                "{} is not a valid experiment record ({why}); fix it, or move it away to start the experiment afresh",
+                path.display()
+            ))
+        };
+        let doc = match std::fs::read_to_string(path) {
+            Ok(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(doc)) if doc.get("runs").is_none_or(Value::is_array) => doc,
+                Ok(_) => return Err(invalid("expected an object with a \"runs\" array".into())),
+                Err(e) => return Err(invalid(e.to_string())),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::from_iter([
+                ("function".to_string(), json!(spec.function)),
+                ("experiment".to_string(), json!(spec.experiment_name)),
+            ]),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        Ok(ExperimentRecord {
+            path: path.to_path_buf(),
+            doc,
+            run: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Index of the current run in `runs`.
+    pub fn run_index(&self) -> usize {
+        self.run
+    }
+
+    /// Appends the run now starting and writes the file.
+    pub fn start(
+        &mut self,
+        spec: &ExperimentSpec,
+        platform: &str,
+        deployed: &Deployed,
+        start: u64,
+    ) -> Result<()> {
+        let run = json!({
+            "platform": platform,
+            "parameters": {
+                "threads": spec.threads,
+                "runs_per_thread": spec.runs_per_thread,
+                "payloads": spec.payloads,
+                "shuffle_payloads": spec.shuffle_payloads,
+                "tags": spec.tags,
+                "seed": spec.seed,
+            },
+            "config": deployed.config,
+            "sourceHash": deployed.hashes.source,
+            "hashes": deployed.hashes,
+            "deployedAt": deployed.at,
+            "faasetVersion": env!("CARGO_PKG_VERSION"),
+            "start": start,
+            "end": null,
+            "calls": 0,
+            "errors": 0,
+        });
+        let runs = self
+            .doc
+            .entry("runs")
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+            .expect("runs is an array");
+        runs.push(run);
+        self.run = runs.len() - 1;
+        self.save()
+    }
+
+    /// Records the end of the current run.
+    pub fn finish(&mut self, end: u64, calls: usize, errors: usize) -> Result<()> {
+        if let Some(run) = self.doc["runs"][self.run].as_object_mut() {
+            run.insert("end".into(), end.into());
+            run.insert("calls".into(), calls.into());
+            run.insert("errors".into(), errors.into());
+        }
+        self.save()
+    }
+
+    fn save(&self) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.doc).expect("record serializes") + "\n";
+        write_atomic(&self.path, text.as_bytes())
+    }
+}

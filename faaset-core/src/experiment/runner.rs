@@ -1,0 +1,250 @@
+//! The calls of an experiment: `threads` tokio tasks (not OS threads, so thousands are
+//! cheap), each making its calls one after another through one shared [`Invoker`] (pooled
+//! HTTP), sending one [`Row`] per call over a channel to the single writer — the experiment's
+//! own future — which appends it to `results.csv` and reports [`Progress`].
+//!
+//! Every call is a row: a failed call has `error` set, and so has a call whose tooling
+//! failed (engine unreachable). Should a worker task itself panic, its remaining calls are
+//! still recorded, as rows saying they were not made.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::error::Result;
+use crate::function::now_ms;
+use crate::invoke::{Call, Invoker};
+
+use super::results::{is_reserved, ResultsCsv, TAGS_COLUMN};
+use super::spec::{ExperimentSpec, PayloadPlan};
+
+/// How far an experiment is, reported after every row written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Calls finished and written.
+    pub done: usize,
+    pub total: usize,
+    /// Finished calls that failed.
+    pub errors: usize,
+    /// Since the first call started.
+    pub elapsed: Duration,
+}
+
+/// What the calls came to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub calls: usize,
+    pub errors: usize,
+}
+
+/// The same for every row of a run.
+pub struct RowContext {
+    pub function: String,
+    pub platform: String,
+    pub experiment: String,
+    /// The tags as JSON text.
+    pub tags: String,
+}
+
+/// One call, ready to write: (column, value) in column order.
+pub struct Row {
+    pub thread: usize,
+    pub failed: bool,
+    pub cells: Vec<(String, Value)>,
+}
+
+/// Runs all calls of a validated `spec`, writing each row to `csv` as it arrives.
+pub async fn run(
+    invoker: Arc<Invoker>,
+    spec: &ExperimentSpec,
+    context: RowContext,
+    csv: &mut ResultsCsv,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Tally> {
+    let started = Instant::now();
+    let total = spec.threads * spec.runs_per_thread;
+    let plan = Arc::new(PayloadPlan::new(spec));
+    let payloads = Arc::new(spec.payloads.clone());
+    let context = Arc::new(context);
+    let (sender, mut receiver) = mpsc::unbounded_channel::<Row>();
+    // Dropping the set (an error below, or the caller dropping this future) aborts the calls.
+    let mut workers = JoinSet::new();
+    for thread in 0..spec.threads {
+        let worker = Worker {
+            thread,
+            runs: spec.runs_per_thread,
+            invoker: invoker.clone(),
+            plan: plan.clone(),
+            payloads: payloads.clone(),
+            context: context.clone(),
+            sender: sender.clone(),
+        };
+        workers.spawn(worker.run());
+    }
+    drop(sender);
+
+    let mut writer = Writer {
+        csv,
+        progress,
+        started,
+        total,
+        tally: Tally::default(),
+        rows_of: vec![0; spec.threads],
+    };
+    progress(Progress {
+        done: 0,
+        total,
+        errors: 0,
+        elapsed: Duration::ZERO,
+    });
+    while let Some(row) = receiver.recv().await {
+        writer.write(row)?;
+    }
+    // Every sender is gone: each worker finished, or panicked part-way.
+    let mut panic = None;
+    while let Some(joined) = workers.join_next().await {
+        if let Err(error) = joined {
+            panic = Some(error.to_string());
+        }
+    }
+    if let Some(panic) = panic {
+        for thread in 0..spec.threads {
+            for run in writer.rows_of[thread]..spec.runs_per_thread {
+                let payload = &payloads[plan.payload_index(thread, run)];
+                let error = format!("not called: the experiment's worker failed ({panic})");
+                let now = now_ms();
+                let outcome = Outcome::Tooling(error, now, now, 0.0);
+                writer.write(outcome.into_row(&context, thread, run, payload))?;
+            }
+        }
+    }
+    Ok(writer.tally)
+}
+
+/// The single writer: appends rows, counts them, reports progress.
+struct Writer<'a> {
+    csv: &'a mut ResultsCsv,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    started: Instant,
+    total: usize,
+    tally: Tally,
+    /// Rows written per worker.
+    rows_of: Vec<usize>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, row: Row) -> Result<()> {
+        self.csv.append(&row.cells)?;
+        self.rows_of[row.thread] += 1;
+        self.tally.calls += 1;
+        self.tally.errors += row.failed as usize;
+        (self.progress)(Progress {
+            done: self.tally.calls,
+            total: self.total,
+            errors: self.tally.errors,
+            elapsed: self.started.elapsed(),
+        });
+        Ok(())
+    }
+}
+
+/// One of the experiment's `threads`.
+struct Worker {
+    thread: usize,
+    runs: usize,
+    invoker: Arc<Invoker>,
+    plan: Arc<PayloadPlan>,
+    payloads: Arc<Vec<Value>>,
+    context: Arc<RowContext>,
+    sender: mpsc::UnboundedSender<Row>,
+}
+
+impl Worker {
+    async fn run(self) {
+        for run in 0..self.runs {
+            let payload = &self.payloads[self.plan.payload_index(self.thread, run)];
+            let start_time = now_ms();
+            let started = Instant::now();
+            let outcome = match self.invoker.call(payload).await {
+                Ok(call) => Outcome::Call(call),
+                Err(error) => Outcome::Tooling(
+                    error.to_string(),
+                    start_time,
+                    now_ms(),
+                    started.elapsed().as_secs_f64() * 1000.0,
+                ),
+            };
+            let row = outcome.into_row(&self.context, self.thread, run, payload);
+            if self.sender.send(row).is_err() {
+                return; // the writer is gone: the experiment was stopped
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Call(Call),
+    /// The tooling failed: message, start, end, round trip (ms).
+    Tooling(String, u64, u64, f64),
+}
+
+impl Outcome {
+    /// The row of DESIGN §1.5: client columns, `tags`, then every field of the response.
+    fn into_row(self, context: &RowContext, thread: usize, run: usize, payload: &Value) -> Row {
+        let (start, end, round_trip, latency, error, response) = match self {
+            Outcome::Call(call) => {
+                let mut response = call.response;
+                // The invoker's client-side fields become the client columns.
+                response.remove("roundTripTime");
+                let latency = response.remove("latency").unwrap_or(Value::Null);
+                let (start, end) = (call.start_time, call.end_time);
+                (
+                    start,
+                    end,
+                    call.round_trip_ms,
+                    latency,
+                    call.error,
+                    response,
+                )
+            }
+            Outcome::Tooling(message, start, end, round_trip) => (
+                start,
+                end,
+                round_trip,
+                Value::Null,
+                Some(message),
+                Map::new(),
+            ),
+        };
+        let failed = error.is_some();
+        let mut cells: Vec<(String, Value)> = vec![
+            ("function".into(), context.function.clone().into()),
+            ("platform".into(), context.platform.clone().into()),
+            ("experiment".into(), context.experiment.clone().into()),
+            ("threadID".into(), thread.into()),
+            ("runID".into(), run.into()),
+            ("payload".into(), payload.to_string().into()),
+            ("startTime".into(), start.into()),
+            ("endTime".into(), end.into()),
+            ("roundTripTime".into(), round_trip.into()),
+            ("latency".into(), latency),
+            ("error".into(), error.unwrap_or_default().into()),
+            (TAGS_COLUMN.into(), context.tags.clone().into()),
+        ];
+        cells.extend(response.into_iter().map(|(key, value)| {
+            if is_reserved(&key) {
+                (format!("response.{key}"), value)
+            } else {
+                (key, value)
+            }
+        }));
+        Row {
+            thread,
+            failed,
+            cells,
+        }
+    }
+}
