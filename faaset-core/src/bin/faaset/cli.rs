@@ -28,6 +28,18 @@ pub enum Command {
     Reconfigure(ReconfigureArgs),
     /// List functions and platforms
     List,
+    /// Run an experiment: THREADS concurrent workers × RUNS_PER_THREAD calls each
+    Experiment(ExperimentArgs),
+    /// Print an experiment's results as a table
+    Load(LoadArgs),
+    /// Summary statistics of a metric (count, errors, cold starts, mean, median, sd, cv, p90/95/99)
+    Stats(StatsArgs),
+    /// Compare a metric between two experiments (Welch's or paired t-test, Mann–Whitney U)
+    Ttest(TtestArgs),
+    /// Chart an experiment (histogram, box plot, CDF, timeline) as SVG or PNG
+    Plot(PlotArgs),
+    /// Memory sweep: for each memory setting reconfigure, run the experiment, compare cost and speed
+    Sweep(SweepArgs),
     /// Control the local platform's engine
     Local {
         #[command(subcommand)]
@@ -99,4 +111,113 @@ pub enum LocalCommand {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    pub function: String,
+    /// Concurrent workers
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Sequential calls per worker
+    #[arg(long, default_value_t = 1)]
+    pub runs_per_thread: usize,
+    /// JSON array of payloads, spread over all calls (default: [{}])
+    #[arg(long)]
+    pub payloads: Option<String>,
+    /// Results go to functions/<fn>/experiments/<name>/ (a second run appends)
+    #[arg(long)]
+    pub experiment_name: String,
+    /// Shuffle the payload order (seeded)
+    #[arg(long)]
+    pub shuffle_payloads: bool,
+    /// JSON object of tags recorded on every row
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Seed of the payload shuffle
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Platform (default: the function's saved platform)
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    pub function: String,
+    pub experiment: String,
+    /// Print CSV instead of a table
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    pub function: String,
+    pub experiment: String,
+    /// Column to summarise
+    #[arg(long, default_value = "runtime")]
+    pub metric: String,
+    /// Summarise per value of this column (e.g. memorySize)
+    #[arg(long)]
+    pub group_by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TtestArgs {
+    /// First sample: FUNCTION/EXPERIMENT
+    pub a: String,
+    /// Second sample: FUNCTION/EXPERIMENT
+    pub b: String,
+    /// Column to compare
+    #[arg(long, default_value = "runtime")]
+    pub metric: String,
+    /// Paired t-test (rows matched in order) instead of Welch's
+    #[arg(long)]
+    pub paired: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    pub function: String,
+    pub experiment: String,
+    /// hist, box, cdf or timeline
+    #[arg(long, default_value = "hist")]
+    pub kind: String,
+    /// Column to plot
+    #[arg(long, default_value = "runtime")]
+    pub metric: String,
+    /// Group the box plot by this column
+    #[arg(long)]
+    pub group_by: Option<String>,
+    /// Output file (.svg or .png); default: <experiment folder>/<kind>-<metric>.svg
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    pub function: String,
+    /// Memory settings in MB, comma separated
+    #[arg(long, value_delimiter = ',', default_value = "128,256,512,1024,2048")]
+    pub memory: Vec<u32>,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, default_value_t = 10)]
+    pub runs_per_thread: usize,
+    /// JSON array of payloads (default: [{}])
+    #[arg(long)]
+    pub payloads: Option<String>,
+    /// Experiment name (rows tagged with the memory setting)
+    #[arg(long, default_value = "memory_sweep")]
+    pub experiment_name: String,
+    /// Fraction of the slowest and fastest calls dropped before averaging
+    #[arg(long, default_value_t = 0.2)]
+    pub discard_top_bottom: f64,
+    /// Chart file (.svg or .png); default: <experiment folder>/sweep.svg
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Platform (default: the function's saved platform)
+    #[arg(long)]
+    pub platform: Option<String>,
 }

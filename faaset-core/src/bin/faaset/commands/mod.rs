@@ -12,8 +12,11 @@ use serde_json::Value;
 
 use crate::cli::{Cli, Command, LocalCommand};
 
+mod analysis;
+mod experiments;
+
 /// Writes core progress to stderr.
-struct Stderr;
+pub(crate) struct Stderr;
 
 impl Sink for Stderr {
     fn status(&self, line: &str) {
@@ -87,6 +90,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await?;
         }
         Command::List => list(&workspace).await?,
+        Command::Experiment(args) => experiments::experiment(&workspace, args).await?,
+        Command::Sweep(args) => experiments::sweep(&workspace, args).await?,
+        Command::Load(args) => analysis::load(&workspace, args)?,
+        Command::Stats(args) => analysis::stats(&workspace, args)?,
+        Command::Ttest(args) => analysis::ttest(&workspace, args)?,
+        Command::Plot(args) => analysis::plot(&workspace, args)?,
         Command::Local { command } => local(&workspace, command).await?,
     }
     Ok(())
