@@ -80,10 +80,14 @@ fn prepare(workspace: &Workspace, request: &DeployRequest) -> Result<Prepared> {
     let platform = Platform::resolve(workspace, &platform_name)?;
     let source_text = match &request.source {
         Some(text) => text.clone(),
-        None => read_source(&paths)?,
+        None if platform.builds() => read_source(&paths)?,
+        // A function reached over HTTP needs no source.
+        None => std::fs::read_to_string(paths.source_file()).unwrap_or_default(),
     };
     let split = source::split(&source_text)?;
-    source::find_entry(&split.rust, Some(name.as_str()))?;
+    if platform.builds() {
+        source::find_entry(&split.rust, Some(name.as_str()))?;
+    }
 
     config::check_keys(platform.name(), platform.config_keys(), &request.config)?;
     let state = existing.unwrap_or_else(|| FunctionState {
@@ -262,6 +266,10 @@ async fn publish(
     platform: &Platform,
     merged: &Config,
 ) -> Result<()> {
+    if !platform.builds() {
+        // Reached at its own URL: the configuration recorded in FAASET.json is the publish.
+        return Ok(());
+    }
     let bootstrap = paths.build_dir(platform.name()).join("bootstrap");
     if platform.builds() && !bootstrap.is_file() {
         return Err(Error::Usage(format!(
@@ -336,7 +344,8 @@ async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
 fn persist(p: &Prepared) -> Result<()> {
     let source_file = p.paths.source_file();
     let current = std::fs::read_to_string(&source_file).ok();
-    if current.as_deref() != Some(p.source_text.as_str()) {
+    let nothing_to_write = current.is_none() && p.source_text.is_empty();
+    if current.as_deref() != Some(p.source_text.as_str()) && !nothing_to_write {
         crate::function::write_atomic(&source_file, p.source_text.as_bytes())?;
     }
     let platform_dir = p.paths.platform_dir(p.platform.name());

@@ -13,7 +13,7 @@ use crate::engine::wire::Report;
 use crate::error::{Error, Result};
 use crate::function::{now_ms, sha256_hex, FunctionPaths, FunctionState};
 use crate::name::FunctionName;
-use crate::platform::{local::EngineClient, scripts, Platform};
+use crate::platform::{http::HttpTarget, local::EngineClient, scripts, Platform};
 use crate::progress::Quiet;
 use crate::workspace::Workspace;
 
@@ -27,6 +27,8 @@ pub struct Invoker {
 
 enum Route {
     Engine(EngineClient),
+    /// A function reached over HTTP (platform `http`).
+    Http(HttpTarget),
     /// The function's own `run.sh`, which differs from the platform template's.
     Script,
 }
@@ -53,7 +55,15 @@ impl Invoker {
         let state = FunctionState::load(&paths)?
             .ok_or_else(|| deploy::unknown_function(workspace, &name))?;
         let platform = Platform::resolve(workspace, platform.unwrap_or(&state.platform))?;
-        let route = if run_script_customised(&paths, &platform) {
+        let route = if !platform.builds() {
+            let deployed = state.deployed.get(platform.name()).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{name} is not deployed on {}: run `faaset deploy {name}` first",
+                    platform.name()
+                ))
+            })?;
+            Route::Http(HttpTarget::from_config(&deployed.config)?)
+        } else if run_script_customised(&paths, &platform) {
             // The script finds the engine through engine.json: make sure one is running.
             EngineClient::ensure(workspace).await?;
             Route::Script
@@ -105,6 +115,16 @@ impl Invoker {
             Route::Script => {
                 let (raw, failed) = self.call_script(payload).await?;
                 (raw, failed, None)
+            }
+            Route::Http(target) => {
+                let answer = target.call(body).await;
+                if let Some(failure) = answer.failure {
+                    let error =
+                        serde_json::json!({ "errorType": "HttpError", "errorMessage": failure });
+                    (error.to_string().into(), true, None)
+                } else {
+                    (answer.body, false, None)
+                }
             }
         };
         let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -15,6 +15,7 @@ pub mod record;
 pub mod results;
 pub mod runner;
 pub mod spec;
+pub mod sweep;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! A platform is a template folder (`platforms/<p>/`: `default_config.json`, `build.sh`,
 //! `run.sh`, wrapper sources) plus the code here that publishes and invokes natively.
 
+pub mod http;
 pub mod local;
 pub mod scripts;
 
@@ -23,24 +24,27 @@ pub struct Platform {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Local,
+    Http,
 }
 
 impl Kind {
     fn from_name(name: &str) -> Option<Kind> {
         match name {
             "local" => Some(Kind::Local),
+            "http" => Some(Kind::Http),
             _ => None,
         }
     }
     fn name(self) -> &'static str {
         match self {
             Kind::Local => "local",
+            Kind::Http => "http",
         }
     }
 }
 
 /// Names of the platforms this build supports.
-pub const SUPPORTED: &[&str] = &["local"];
+pub const SUPPORTED: &[&str] = &["http", "local"];
 
 impl Platform {
     /// Resolves a platform name given by the user: it must be supported and have a template.
@@ -71,6 +75,7 @@ impl Platform {
     pub fn config_keys(&self) -> &'static [KeySpec] {
         match self.kind {
             Kind::Local => local::CONFIG_KEYS,
+            Kind::Http => http::CONFIG_KEYS,
         }
     }
 
@@ -85,10 +90,12 @@ impl Platform {
         crate::config::parse_object(&text, &path.display().to_string())
     }
 
-    /// Whether publishing needs a built `bootstrap`.
+    /// Whether the function is built from its Rust source and runs on the local engine
+    /// (else it is reached elsewhere, and publishing only records its configuration).
     pub fn builds(&self) -> bool {
         match self.kind {
             Kind::Local => true,
+            Kind::Http => false,
         }
     }
 }

@@ -3,9 +3,12 @@
 
 mod support;
 
+mod analysis;
 mod errors;
 mod experiment;
+mod http;
 mod lifecycle;
 mod limits;
 mod runtime;
 mod seed_lock;
+mod sweep;

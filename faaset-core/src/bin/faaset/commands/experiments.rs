@@ -1,15 +1,318 @@
-//! Verbs that run calls: `experiment`, `sweep`.
+//! Verbs that run calls: `experiment` (FaaS Runner Lite, tutorial §4) and `sweep` (a memory
+//! sweep in the spirit of AWS Lambda Power Tuning).
+//!
+//! Both check every argument before anything is built or written, deploy the function when
+//! it changed (as `faaset invoke` does), show a progress bar on stderr (rate and ETA; hidden
+//! when stderr is not a terminal, which then gets one line per finished run), and print
+//! their summary on stdout.
 
+use std::path::Path;
+
+use faaset::deploy::{self, DeployRequest};
+use faaset::experiment::sweep::{self, MemoryResult, Strategy, SweepEvent, SweepReport, SweepSpec};
+use faaset::experiment::{self, ExperimentSpec, Progress};
+use faaset::plot::{self, Format};
 use faaset::{Error, Result, Workspace};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value};
 
 use crate::cli::{ExperimentArgs, SweepArgs};
 
-pub async fn experiment(_workspace: &Workspace, _args: ExperimentArgs) -> Result<()> {
-    Err(Error::Usage(
-        "`faaset experiment` is not implemented yet".into(),
-    ))
+use super::Stderr;
+
+pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<()> {
+    let spec = ExperimentSpec {
+        function: args.function,
+        platform: args.platform,
+        threads: args.threads,
+        runs_per_thread: args.runs_per_thread,
+        payloads: parse_payloads(args.payloads.as_deref())?,
+        experiment_name: args.experiment_name,
+        shuffle_payloads: args.shuffle_payloads,
+        tags: parse_tags(args.tags.as_deref())?,
+        seed: args.seed,
+    };
+    let total = spec.validate()?;
+    deploy_if_changed(workspace, &spec).await?;
+
+    let bar = progress_bar(
+        total,
+        &format!("{}/{}", spec.function, spec.experiment_name),
+    );
+    let summary = experiment::experiment(workspace, &spec, &|p| show(&bar, p)).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    if bar.is_hidden() {
+        eprintln!(
+            "{}/{}: {} of {} calls done, {} errors, {:.2} s",
+            summary.function,
+            summary.experiment,
+            summary.calls,
+            total,
+            summary.errors,
+            summary.elapsed.as_secs_f64()
+        );
+    }
+    let cold = sweep::read_run(&summary)
+        .ok()
+        .filter(|calls| calls.iter().any(|c| c.cold.is_some()))
+        .map(|calls| calls.iter().filter(|c| c.cold == Some(true)).count())
+        .map(|n| format!(", {n} cold start{}", plural(n)))
+        .unwrap_or_default();
+    let seconds = summary.elapsed.as_secs_f64();
+    println!(
+        "experiment {} of {} on {}: {} calls, {} error{}{cold}, {seconds:.2} s, {:.1} calls/s",
+        summary.experiment,
+        summary.function,
+        summary.platform,
+        summary.calls,
+        summary.errors,
+        plural(summary.errors),
+        summary.calls as f64 / seconds.max(1e-9),
+    );
+    println!("results: {}", summary.results_csv.display());
+    Ok(())
 }
 
-pub async fn sweep(_workspace: &Workspace, _args: SweepArgs) -> Result<()> {
-    Err(Error::Usage("`faaset sweep` is not implemented yet".into()))
+pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
+    let mut spec = SweepSpec::new(&args.function, &args.experiment_name, args.memory.clone());
+    spec.experiment.platform = args.platform;
+    spec.experiment.threads = args.threads;
+    spec.experiment.runs_per_thread = args.runs_per_thread;
+    spec.experiment.payloads = parse_payloads(args.payloads.as_deref())?;
+    spec.discard_top_bottom = args.discard_top_bottom;
+    let format = match &args.output {
+        Some(path) => Some(chart_format(path)?),
+        None => None,
+    };
+    sweep::check(workspace, &spec)?;
+    deploy_if_changed(workspace, &spec.experiment).await?;
+
+    let bar = progress_bar(0, "");
+    let report = sweep::sweep(workspace, &spec, &|event| on_sweep_event(&bar, event)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    print_report(&report);
+
+    if report.results.iter().all(|r| r.stats.is_none()) {
+        return Err(Error::Usage(format!(
+            "every call of the sweep failed, so there is nothing to compare; see the error column of {}",
+            report.results_csv.display()
+        )));
+    }
+    let output = args.output.unwrap_or_else(|| {
+        report
+            .results_csv
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("sweep.svg")
+    });
+    let title = format!("{} memory sweep ({})", report.function, report.platform);
+    plot::memory_sweep(
+        &report.chart_points(),
+        &title,
+        format.unwrap_or(Format::Svg),
+    )
+    .and_then(|image| image.save(&output))
+    .map_err(|e| Error::Usage(format!("{e} ({})", output.display())))?;
+    println!("chart: {}", output.display());
+    Ok(())
+}
+
+/// Builds and publishes the function first when its source, config or platform files
+/// changed, as `faaset invoke` does.
+async fn deploy_if_changed(workspace: &Workspace, spec: &ExperimentSpec) -> Result<()> {
+    let request = DeployRequest {
+        name: spec.function.clone(),
+        platform: spec.platform.clone(),
+        ..DeployRequest::default()
+    };
+    deploy::deploy(workspace, &request, &Stderr)
+        .await
+        .map(|_| ())
+}
+
+/// `--payloads`: a JSON array (default `[{}]`); an empty array is refused by the spec check.
+fn parse_payloads(text: Option<&str>) -> Result<Vec<Value>> {
+    let Some(text) = text else {
+        return Ok(vec![Value::Object(Map::new())]);
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(payloads)) => Ok(payloads),
+        Ok(other) => Err(Error::Usage(format!(
+            "--payloads must be a JSON array of payloads like '[{{\"name\": \"Bob\"}}]', not {}",
+            kind(&other)
+        ))),
+        Err(e) => Err(Error::Usage(format!(
+            "--payloads is not valid JSON ({e}); give an array like '[{{\"name\": \"Bob\"}}]'"
+        ))),
+    }
+}
+
+/// `--tags`: a JSON object (default `{}`).
+fn parse_tags(text: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(text) = text else {
+        return Ok(Map::new());
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(tags)) => Ok(tags),
+        Ok(other) => Err(Error::Usage(format!(
+            "--tags must be a JSON object like '{{\"memory\": 512}}', not {}",
+            kind(&other)
+        ))),
+        Err(e) => Err(Error::Usage(format!(
+            "--tags is not valid JSON ({e}); give an object like '{{\"memory\": 512}}'"
+        ))),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn chart_format(path: &Path) -> Result<Format> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("svg") => Ok(Format::Svg),
+        Some(e) if e.eq_ignore_ascii_case("png") => Ok(Format::Png),
+        _ => Err(Error::Usage(format!(
+            "--output {} must end in .svg or .png",
+            path.display()
+        ))),
+    }
+}
+
+/// A bar on stderr: hidden (drawing nothing) when stderr is not a terminal.
+fn progress_bar(total: usize, prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} calls  {per_sec}  ETA {eta}  {msg}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+fn show(bar: &ProgressBar, p: Progress) {
+    bar.set_length(p.total as u64);
+    bar.set_position(p.done as u64);
+    if p.errors > 0 {
+        bar.set_message(format!("{} error{}", p.errors, plural(p.errors)));
+    }
+}
+
+fn on_sweep_event(bar: &ProgressBar, event: SweepEvent) {
+    match event {
+        SweepEvent::Status(line) => bar.suspend(|| eprintln!("{line}")),
+        SweepEvent::Started {
+            memory,
+            index,
+            count,
+            calls,
+        } => {
+            bar.reset();
+            bar.set_message("");
+            bar.set_length(calls as u64);
+            bar.set_prefix(format!("{memory} MB ({}/{count})", index + 1));
+        }
+        SweepEvent::Calls { progress, .. } => show(bar, progress),
+        SweepEvent::Finished {
+            memory,
+            calls,
+            errors,
+            elapsed,
+        } => {
+            if bar.is_hidden() {
+                eprintln!(
+                    "{memory} MB: {calls} calls, {errors} error{}, {:.2} s",
+                    plural(errors),
+                    elapsed.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+fn print_report(report: &SweepReport) {
+    println!(
+        "memory sweep of {} on {} (experiment {}; mean and median {} of successful calls, fastest and slowest {}% dropped)",
+        report.function,
+        report.platform,
+        report.experiment,
+        report.metric,
+        report.discard_top_bottom * 100.0
+    );
+    println!(
+        "{:>9}  {:>6}  {:>6}  {:>10}  {:>10}  {:>14}  {:>14}",
+        "MEMORY", "CALLS", "ERRORS", "MEAN ms", "MEDIAN ms", "USD/CALL", "USD/1M CALLS"
+    );
+    for r in &report.results {
+        let (mean, median, cost, million) = match r.stats {
+            Some(s) => (
+                format!("{:.2}", s.mean_duration_ms),
+                format!("{:.2}", s.median_duration_ms),
+                format!("{:.10}", s.mean_cost_usd),
+                format!("{:.4}", s.mean_cost_usd * 1e6),
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:>6} MB  {:>6}  {:>6}  {mean:>10}  {median:>10}  {cost:>14}  {million:>14}",
+            r.memory, r.calls, r.errors
+        );
+        if r.mismatched > 0 {
+            println!(
+                "          ({} successful call(s) reported another memory size and were left out)",
+                r.mismatched
+            );
+        }
+    }
+    for strategy in Strategy::ALL {
+        match report.best(strategy) {
+            Some(best) => println!("best for {strategy}: {}", describe_best(strategy, best)),
+            None => println!("best for {strategy}: none (no setting had a successful call)"),
+        }
+    }
+    println!(
+        "prices: ${} per GB-second + ${:.2} per 1M requests ({})",
+        report.pricing.per_gb_second,
+        report.pricing.per_request * 1e6,
+        report.pricing.source
+    );
+    if let Some(m) = report.original_memory {
+        println!("memory restored to {m} MB");
+    }
+    println!("results: {}", report.results_csv.display());
+}
+
+fn describe_best(strategy: Strategy, best: &MemoryResult) -> String {
+    let Some(s) = best.stats else {
+        return format!("{} MB", best.memory);
+    };
+    let detail = match strategy {
+        Strategy::Cost => format!("${:.4} per 1M calls", s.mean_cost_usd * 1e6),
+        Strategy::Speed => format!("{:.2} ms mean", s.mean_duration_ms),
+        Strategy::Balanced => format!(
+            "{:.2} ms mean, ${:.4} per 1M calls; cost and duration normalised and weighted equally",
+            s.mean_duration_ms,
+            s.mean_cost_usd * 1e6
+        ),
+    };
+    format!("{} MB ({detail})", best.memory)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

@@ -32,9 +32,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     let workspace = Workspace::open(&root)?;
     match cli.command {
         Command::New(args) => {
+            let builds = faaset::platform::Platform::resolve(&workspace, &args.platform)?.builds();
             let source = match &args.from {
                 Some(path) => read_file(path)?,
-                None => template_source(&args.name),
+                None if builds => template_source(&args.name),
+                // Reached at its URL: no source.
+                None => String::new(),
             };
             let request = DeployRequest {
                 name: args.name,

@@ -1,0 +1,914 @@
+//! Memory sweep, in the spirit of AWS Lambda Power Tuning: for each memory setting,
+//! reconfigure the function, run the same experiment, and compare speed and cost per call.
+//!
+//! For each memory value `m` (ascending), [`sweep`]:
+//! 1. publishes `{"memory": m}` with [`deploy::reconfigure`] (no rebuild);
+//! 2. makes one warm-up call (not recorded) and checks that the platform reports `m`
+//!    (`memorySize`, else SAAF's `functionMemory`), waiting up to [`APPLY_TIMEOUT`] for a
+//!    platform that applies configuration lazily — the local engine applies it on the very
+//!    next call. The warm-up also keeps one cold start out of the measured calls;
+//! 3. runs the experiment under the sweep's experiment name with the tag `{"memory": m}`
+//!    added to the caller's tags, so all settings append to one `results.csv`;
+//! 4. reads back this run's rows and computes, over the successful calls that report `m`,
+//!    after dropping the fastest and slowest `discard_top_bottom` fraction (as Power Tuning's
+//!    `discardTopBottom`, default 0.2; see [`crate::analysis::trimmed`] for the rounding):
+//!    mean and median `duration` (the platform's; `runtime` when the platform reports no
+//!    duration), and the mean cost per call = billed GB-seconds × price per GB-second +
+//!    price per request ([`Pricing`]).
+//!
+//! Everything is checked before the first call; the function's original configuration is
+//! restored when the sweep ends, fails, or (inside a tokio runtime) is dropped part-way.
+//! The best value per [`Strategy`] is chosen from the points that have statistics.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::analysis;
+use crate::config::{self, Config};
+use crate::deploy::{self, DEFAULT_PLATFORM};
+use crate::error::{Error, Result};
+use crate::function::{now_ms, Deployed, FunctionPaths, FunctionState};
+use crate::invoke::Invoker;
+use crate::name::FunctionName;
+use crate::platform::Platform;
+use crate::plot::SweepPoint;
+use crate::progress::Sink;
+use crate::workspace::Workspace;
+
+use super::{experiment, ExperimentSpec, ExperimentSummary, Progress};
+
+/// Default fraction of the fastest and of the slowest calls dropped before averaging.
+pub const DEFAULT_DISCARD_TOP_BOTTOM: f64 = 0.2;
+/// How long a platform may take to apply a new memory setting.
+pub const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Config key a platform may set to its price per GB-second (US dollars).
+pub const PRICE_PER_GB_SECOND_KEY: &str = "price_per_gb_second";
+/// Config key a platform may set to its price per request (US dollars).
+pub const PRICE_PER_REQUEST_KEY: &str = "price_per_request";
+
+/// Prices of a platform, US dollars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    pub per_gb_second: f64,
+    pub per_request: f64,
+    /// Where the prices come from, for the user.
+    pub source: String,
+}
+
+impl Pricing {
+    // AWS Lambda list prices, US East (N. Virginia), first tier (the first 6 billion
+    // GB-seconds a month on x86, 7.5 billion on arm64), from
+    // https://aws.amazon.com/lambda/pricing/ (the list prices since 1 ms billing began in
+    // December 2020; as published in 2024, taken over here in 2026-11). Requests: $0.20 per
+    // 1M on both architectures. Free tier and Savings Plans are left out: the sweep
+    // compares settings, not bills.
+    /// Lambda x86_64 duration price, USD per GB-second.
+    pub const LAMBDA_X86_PER_GB_SECOND: f64 = 0.000_016_666_7;
+    /// Lambda arm64 duration price, USD per GB-second.
+    pub const LAMBDA_ARM_PER_GB_SECOND: f64 = 0.000_013_333_4;
+    /// Lambda request price, USD per request ($0.20 per million).
+    pub const LAMBDA_PER_REQUEST: f64 = 0.000_000_2;
+
+    /// AWS Lambda's x86_64 list price.
+    pub fn lambda_x86() -> Self {
+        Pricing {
+            per_gb_second: Self::LAMBDA_X86_PER_GB_SECOND,
+            per_request: Self::LAMBDA_PER_REQUEST,
+            source: "AWS Lambda x86_64 list price, us-east-1".into(),
+        }
+    }
+
+    /// AWS Lambda's arm64 list price.
+    pub fn lambda_arm() -> Self {
+        Pricing {
+            per_gb_second: Self::LAMBDA_ARM_PER_GB_SECOND,
+            per_request: Self::LAMBDA_PER_REQUEST,
+            source: "AWS Lambda arm64 list price, us-east-1".into(),
+        }
+    }
+
+    /// The prices in a deployed configuration ([`PRICE_PER_GB_SECOND_KEY`],
+    /// [`PRICE_PER_REQUEST_KEY`]) where present, else Lambda's list price for the configured
+    /// `architecture` (x86_64 unless it says arm64). No platform sets price keys yet.
+    pub fn for_config(config: &Config) -> Self {
+        let lambda = if config.get("architecture").and_then(Value::as_str) == Some("arm64") {
+            Self::lambda_arm()
+        } else {
+            Self::lambda_x86()
+        };
+        let price = |key| {
+            config
+                .get(key)
+                .and_then(Value::as_f64)
+                .filter(|p| p.is_finite() && *p >= 0.0)
+        };
+        match (price(PRICE_PER_GB_SECOND_KEY), price(PRICE_PER_REQUEST_KEY)) {
+            (None, None) => lambda,
+            (gb_second, request) => Pricing {
+                per_gb_second: gb_second.unwrap_or(lambda.per_gb_second),
+                per_request: request.unwrap_or(lambda.per_request),
+                source: "the function's deployed configuration".into(),
+            },
+        }
+    }
+
+    /// Cost of one call billed `billed_ms` at `memory_mb`: GB-seconds (MB / 1024 × s) ×
+    /// price per GB-second + price per request.
+    pub fn cost(&self, memory_mb: u32, billed_ms: f64) -> f64 {
+        f64::from(memory_mb) / 1024.0 * billed_ms / 1000.0 * self.per_gb_second + self.per_request
+    }
+
+    fn check(&self) -> Result<()> {
+        for (what, price) in [
+            ("price per GB-second", self.per_gb_second),
+            ("price per request", self.per_request),
+        ] {
+            if !price.is_finite() || price < 0.0 {
+                return Err(Error::Usage(format!(
+                    "the {what} must be a finite number of US dollars, 0 or more; got {price}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A memory sweep: the experiment to repeat and the memory settings to repeat it at.
+#[derive(Debug, Clone)]
+pub struct SweepSpec {
+    /// The experiment run at each setting (function, platform, threads, runs per thread,
+    /// payloads, experiment name, shuffle, seed, tags); `{"memory": m}` is added to its tags.
+    pub experiment: ExperimentSpec,
+    /// Memory settings in MB; each must be a value the platform accepts. Run ascending.
+    pub memory: Vec<u32>,
+    /// Fraction of the fastest and of the slowest calls dropped before averaging, in [0, 0.5).
+    pub discard_top_bottom: f64,
+    /// Prices; `None`: [`Pricing::for_config`] of the deployed configuration.
+    pub price: Option<Pricing>,
+}
+
+impl SweepSpec {
+    /// A sweep of `function` over `memory` with the experiment defaults of
+    /// [`ExperimentSpec::new`], 20% trimmed at each end, prices from the deployed config.
+    pub fn new(
+        function: impl Into<String>,
+        experiment_name: impl Into<String>,
+        memory: Vec<u32>,
+    ) -> Self {
+        SweepSpec {
+            experiment: ExperimentSpec::new(function, experiment_name),
+            memory,
+            discard_top_bottom: DEFAULT_DISCARD_TOP_BOTTOM,
+            price: None,
+        }
+    }
+}
+
+/// What to optimise for when picking the best memory setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Lowest mean cost per call.
+    Cost,
+    /// Lowest mean duration.
+    Speed,
+    /// Lowest `cost / max cost + duration / max duration` over the measured settings: cost
+    /// and duration normalised to [0, 1] by their largest value and weighted equally (Power
+    /// Tuning's `balanced` strategy with its default `balancedWeight` of 0.5).
+    Balanced,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 3] = [Strategy::Cost, Strategy::Speed, Strategy::Balanced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Cost => "cost",
+            Strategy::Speed => "speed",
+            Strategy::Balanced => "balanced",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The statistics of one memory setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointStats {
+    /// Calls averaged: successful, reporting the setting, left after trimming.
+    pub kept: usize,
+    pub mean_duration_ms: f64,
+    pub median_duration_ms: f64,
+    /// Mean cost of one call, USD.
+    pub mean_cost_usd: f64,
+}
+
+/// One memory setting of a sweep.
+#[derive(Debug, Clone)]
+pub struct MemoryResult {
+    pub memory: u32,
+    pub calls: usize,
+    pub errors: usize,
+    /// Calls that started a new environment, when the platform says.
+    pub cold_starts: Option<usize>,
+    /// Successful calls that reported another memory size (left out of the statistics).
+    pub mismatched: usize,
+    /// `None` when no call succeeded.
+    pub stats: Option<PointStats>,
+    /// Index of this setting's run in `experiment.json`.
+    pub run_index: usize,
+    pub elapsed: Duration,
+}
+
+/// The outcome of a sweep.
+#[derive(Debug, Clone)]
+pub struct SweepReport {
+    pub function: String,
+    pub platform: String,
+    pub experiment: String,
+    pub results_csv: PathBuf,
+    /// The column averaged: `duration`, or `runtime` where the platform reports no duration.
+    pub metric: &'static str,
+    pub discard_top_bottom: f64,
+    pub pricing: Pricing,
+    /// One per setting, ascending memory.
+    pub results: Vec<MemoryResult>,
+    /// The memory setting deployed before the sweep, and again after it.
+    pub original_memory: Option<u64>,
+}
+
+impl SweepReport {
+    /// The best setting for `strategy` among those with statistics (ties: less memory).
+    pub fn best(&self, strategy: Strategy) -> Option<&MemoryResult> {
+        let measured: Vec<(&MemoryResult, PointStats)> = self
+            .results
+            .iter()
+            .filter_map(|r| r.stats.map(|s| (r, s)))
+            .collect();
+        let max_cost = measured
+            .iter()
+            .map(|(_, s)| s.mean_cost_usd)
+            .fold(0.0, f64::max);
+        let max_duration = measured
+            .iter()
+            .map(|(_, s)| s.mean_duration_ms)
+            .fold(0.0, f64::max);
+        let ratio = |x: f64, max: f64| if max > 0.0 { x / max } else { 0.0 };
+        let score = |s: &PointStats| match strategy {
+            Strategy::Cost => s.mean_cost_usd,
+            Strategy::Speed => s.mean_duration_ms,
+            Strategy::Balanced => {
+                ratio(s.mean_cost_usd, max_cost) + ratio(s.mean_duration_ms, max_duration)
+            }
+        };
+        let mut best: Option<(&MemoryResult, f64)> = None;
+        for (result, stats) in measured {
+            let value = score(&stats);
+            if best.is_none_or(|(_, b)| value < b) {
+                best = Some((result, value));
+            }
+        }
+        best.map(|(r, _)| r)
+    }
+
+    /// The points of [`crate::plot::memory_sweep`]; settings without statistics are NaN
+    /// (left off the chart).
+    pub fn chart_points(&self) -> Vec<SweepPoint> {
+        self.results
+            .iter()
+            .map(|r| SweepPoint {
+                memory_mb: f64::from(r.memory),
+                mean_duration_ms: r.stats.map_or(f64::NAN, |s| s.mean_duration_ms),
+                mean_cost_usd: r.stats.map_or(f64::NAN, |s| s.mean_cost_usd),
+            })
+            .collect()
+    }
+}
+
+/// What a sweep reports while it runs.
+#[derive(Debug, Clone)]
+pub enum SweepEvent {
+    /// A status line (publishing, warm-up, restoring).
+    Status(String),
+    /// The experiment at `memory` (setting `index` of `count`) starts `calls` calls.
+    Started {
+        memory: u32,
+        index: usize,
+        count: usize,
+        calls: usize,
+    },
+    /// A call of the experiment at `memory` finished.
+    Calls { memory: u32, progress: Progress },
+    /// The experiment at `memory` ended.
+    Finished {
+        memory: u32,
+        calls: usize,
+        errors: usize,
+        elapsed: Duration,
+    },
+}
+
+/// A sweep's inputs, checked: the platform, the sorted settings, what to restore.
+struct Plan {
+    name: FunctionName,
+    platform: Platform,
+    memory: Vec<u32>,
+}
+
+/// Checks a sweep without calling or writing anything: the function exists, the platform
+/// accepts every memory setting, the experiment parameters and the trim fraction are valid.
+/// (Whether the function is deployed is checked by [`sweep`], after a caller's deploy.)
+pub fn check(workspace: &Workspace, spec: &SweepSpec) -> Result<()> {
+    plan(workspace, spec).map(|_| ())
+}
+
+fn plan(workspace: &Workspace, spec: &SweepSpec) -> Result<Plan> {
+    spec.experiment.validate()?;
+    let f = spec.discard_top_bottom;
+    if !(0.0..0.5).contains(&f) {
+        return Err(Error::Usage(format!(
+            "discard_top_bottom must be from 0 up to (not including) 0.5, e.g. 0.2; got {f}"
+        )));
+    }
+    if let Some(price) = &spec.price {
+        price.check()?;
+    }
+    let name = FunctionName::new(&spec.experiment.function)?;
+    let paths = FunctionPaths::new(workspace, &name);
+    let state =
+        FunctionState::load(&paths)?.ok_or_else(|| deploy::unknown_function(workspace, &name))?;
+    let platform_name = spec
+        .experiment
+        .platform
+        .as_deref()
+        .or(Some(state.platform.as_str()).filter(|p| !p.is_empty()))
+        .unwrap_or(DEFAULT_PLATFORM);
+    let platform = Platform::resolve(workspace, platform_name)?;
+    if spec.memory.is_empty() {
+        return Err(Error::Usage(
+            "the list of memory settings is empty: give at least one (e.g. memory=128,256,512)"
+                .into(),
+        ));
+    }
+    let mut memory = spec.memory.clone();
+    memory.sort_unstable();
+    if let Some(w) = memory.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Usage(format!(
+            "memory setting {} MB is listed twice; give each setting once",
+            w[0]
+        )));
+    }
+    for &m in &memory {
+        let config = Config::from_iter([("memory".to_string(), json!(m))]);
+        config::check(platform.name(), platform.config_keys(), &config)?;
+    }
+    Ok(Plan {
+        name,
+        platform,
+        memory,
+    })
+}
+
+/// Runs a memory sweep (see the module documentation). `progress` gets status lines and
+/// per-call progress; the function's configuration is restored afterwards.
+pub async fn sweep(
+    workspace: &Workspace,
+    spec: &SweepSpec,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+) -> Result<SweepReport> {
+    let plan = plan(workspace, spec)?;
+    let paths = FunctionPaths::new(workspace, &plan.name);
+    let state = FunctionState::load(&paths)?
+        .ok_or_else(|| deploy::unknown_function(workspace, &plan.name))?;
+    let platform = plan.platform.name();
+    let deployed = state.deployed.get(platform).cloned().ok_or_else(|| {
+        Error::Usage(format!(
+            "{} is not deployed on {platform}: run `faaset deploy {} --platform {platform}` first",
+            plan.name, plan.name
+        ))
+    })?;
+    let pricing = match &spec.price {
+        Some(price) => price.clone(),
+        None => Pricing::for_config(&deployed.config),
+    };
+    let original_memory = deployed.config.get("memory").and_then(Value::as_u64);
+    let mut guard = RestoreGuard(Some(Original {
+        workspace: workspace.clone(),
+        paths,
+        platform: plan.platform.clone(),
+        saved: state.config.get(platform).cloned(),
+        deployed,
+    }));
+
+    let outcome = run(workspace, spec, &plan, progress).await;
+    let original = guard.0.take().expect("restore pending");
+    let restored = original.restore().await;
+    if restored.is_ok() {
+        if let Some(m) = original_memory {
+            progress(SweepEvent::Status(format!(
+                "{}: memory restored to {m} MB",
+                plan.name
+            )));
+        }
+    }
+    let restore_failed = |e: Error| {
+        let message = format!(
+            "restoring the configuration of {} failed ({e}); run `faaset deploy {} --force` to publish it again",
+            plan.name, plan.name
+        );
+        if e.is_user_error() {
+            Error::Usage(message)
+        } else {
+            Error::Internal(message)
+        }
+    };
+    let runs = match (outcome, restored) {
+        (Ok(runs), Ok(())) => runs,
+        (Ok(_), Err(e)) => return Err(restore_failed(e)),
+        (Err(e), Ok(())) => return Err(e),
+        (Err(e), Err(r)) => {
+            progress(SweepEvent::Status(restore_failed(r).to_string()));
+            return Err(e);
+        }
+    };
+
+    let metric = if runs
+        .iter()
+        .flat_map(|(_, calls)| calls)
+        .filter(|c| !c.failed)
+        .all(|c| c.duration.is_some())
+    {
+        "duration"
+    } else {
+        "runtime"
+    };
+    let mut results = Vec::with_capacity(runs.len());
+    for (&memory, (summary, calls)) in plan.memory.iter().zip(&runs) {
+        let result = point(
+            memory,
+            summary,
+            calls,
+            metric,
+            spec.discard_top_bottom,
+            &pricing,
+        )?;
+        results.push(result);
+    }
+    let results_csv = runs
+        .first()
+        .map(|(s, _)| s.results_csv.clone())
+        .unwrap_or_default();
+    Ok(SweepReport {
+        function: plan.name.to_string(),
+        platform: platform.to_string(),
+        experiment: spec.experiment.experiment_name.clone(),
+        results_csv,
+        metric,
+        discard_top_bottom: spec.discard_top_bottom,
+        pricing,
+        results,
+        original_memory,
+    })
+}
+
+/// Reconfigure, warm up, run and read back each setting in turn.
+async fn run(
+    workspace: &Workspace,
+    spec: &SweepSpec,
+    plan: &Plan,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+) -> Result<Vec<(ExperimentSummary, Vec<CallRecord>)>> {
+    let sink = EventSink(progress);
+    let platform = plan.platform.name();
+    let mut runs = Vec::with_capacity(plan.memory.len());
+    let mut invoker = None;
+    for (index, &memory) in plan.memory.iter().enumerate() {
+        let config = Config::from_iter([("memory".to_string(), json!(memory))]);
+        deploy::reconfigure(workspace, plan.name.as_str(), Some(platform), config, &sink).await?;
+        if invoker.is_none() {
+            invoker = Some(Invoker::new(workspace, plan.name.as_str(), Some(platform)).await?);
+        }
+        let invoker = invoker.as_ref().expect("invoker made");
+        progress(SweepEvent::Status(format!(
+            "{}: warm-up call at {memory} MB",
+            plan.name
+        )));
+        warm_up(invoker, &spec.experiment.payloads[0], memory, platform).await?;
+
+        let mut experiment_spec = spec.experiment.clone();
+        experiment_spec.platform = Some(platform.to_string());
+        experiment_spec.tags.insert("memory".into(), json!(memory));
+        progress(SweepEvent::Started {
+            memory,
+            index,
+            count: plan.memory.len(),
+            calls: experiment_spec.threads * experiment_spec.runs_per_thread,
+        });
+        let summary = experiment(workspace, &experiment_spec, &|p| {
+            progress(SweepEvent::Calls {
+                memory,
+                progress: p,
+            })
+        })
+        .await?;
+        progress(SweepEvent::Finished {
+            memory,
+            calls: summary.calls,
+            errors: summary.errors,
+            elapsed: summary.elapsed,
+        });
+        let calls = read_run(&summary)?;
+        runs.push((summary, calls));
+    }
+    Ok(runs)
+}
+
+/// One call not recorded; waits until the platform reports `memory` (when it reports any).
+async fn warm_up(invoker: &Invoker, payload: &Value, memory: u32, platform: &str) -> Result<()> {
+    let deadline = Instant::now() + APPLY_TIMEOUT;
+    loop {
+        let call = invoker.call(payload).await?;
+        let reported = reported_memory(|key| call.response.get(key).map(value_text));
+        match reported {
+            None => return Ok(()),
+            Some(r) if r == f64::from(memory) => return Ok(()),
+            Some(r) if Instant::now() >= deadline => {
+                return Err(Error::Usage(format!(
+                    "memory {memory} MB did not take effect on {platform}: calls still report {r} MB after {} s; try again, or check the platform",
+                    APPLY_TIMEOUT.as_secs()
+                )))
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The memory size a call reports: the platform's `memorySize`, else SAAF's `functionMemory`.
+fn reported_memory(get: impl Fn(&str) -> Option<String>) -> Option<f64> {
+    ["memorySize", "functionMemory"]
+        .into_iter()
+        .find_map(|key| get(key).and_then(|v| v.trim().parse::<f64>().ok()))
+}
+
+/// The statistics of one setting from its calls.
+fn point(
+    memory: u32,
+    summary: &ExperimentSummary,
+    calls: &[CallRecord],
+    metric: &str,
+    fraction: f64,
+    pricing: &Pricing,
+) -> Result<MemoryResult> {
+    let cold_starts = calls
+        .iter()
+        .any(|c| c.cold.is_some())
+        .then(|| calls.iter().filter(|c| c.cold == Some(true)).count());
+    let mut mismatched = 0;
+    let mut measured: Vec<(f64, f64)> = Vec::new(); // (metric, cost)
+    for call in calls.iter().filter(|c| !c.failed) {
+        if call.memory.is_some_and(|m| m != f64::from(memory)) {
+            mismatched += 1;
+            continue;
+        }
+        let value = if metric == "duration" {
+            call.duration
+        } else {
+            call.runtime
+        };
+        let Some(value) = value.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        let billed = call
+            .billed_duration
+            .or(call.duration.map(f64::ceil))
+            .unwrap_or(value.ceil());
+        measured.push((value, pricing.cost(memory, billed)));
+    }
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let values: Vec<f64> = measured.iter().map(|(v, _)| *v).collect();
+    let kept = analysis::trimmed(&values, fraction).map_err(|e| Error::Usage(e.to_string()))?;
+    let cut = (values.len() - kept.len()) / 2;
+    let stats = match analysis::summarize(&kept) {
+        Ok(summary) => {
+            let costs = &measured[cut..measured.len() - cut];
+            Some(PointStats {
+                kept: kept.len(),
+                mean_duration_ms: summary.mean,
+                median_duration_ms: summary.median,
+                mean_cost_usd: costs.iter().map(|(_, c)| c).sum::<f64>() / costs.len() as f64,
+            })
+        }
+        Err(_) => None,
+    };
+    Ok(MemoryResult {
+        memory,
+        calls: summary.calls,
+        errors: summary.errors,
+        cold_starts,
+        mismatched,
+        stats,
+        run_index: summary.run_index,
+        elapsed: summary.elapsed,
+    })
+}
+
+/// The fields of one result row that summaries need.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallRecord {
+    pub failed: bool,
+    /// Platform-measured duration, ms.
+    pub duration: Option<f64>,
+    pub billed_duration: Option<f64>,
+    /// In-function `runtime` (SAAF), ms.
+    pub runtime: Option<f64>,
+    /// Reported memory size, MB (`memorySize`, else `functionMemory`).
+    pub memory: Option<f64>,
+    /// Whether the call started a new environment (`coldStart`, else SAAF's `newcontainer`).
+    pub cold: Option<bool>,
+}
+
+/// The rows of one experiment run: the last `summary.calls` rows of its `results.csv` (runs
+/// of one experiment never overlap: the experiment's lock serialises them).
+pub fn read_run(summary: &ExperimentSummary) -> Result<Vec<CallRecord>> {
+    let path = &summary.results_csv;
+    let csv_error = |e: csv::Error| Error::Internal(format!("cannot read {}: {e}", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(csv_error)?;
+    let header = reader.headers().map_err(csv_error)?.clone();
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let columns = [
+        "error",
+        "duration",
+        "billedDuration",
+        "runtime",
+        "memorySize",
+        "functionMemory",
+        "coldStart",
+        "newcontainer",
+    ]
+    .map(column);
+    let mut last: VecDeque<csv::StringRecord> = VecDeque::with_capacity(summary.calls + 1);
+    for record in reader.records() {
+        last.push_back(record.map_err(csv_error)?);
+        if last.len() > summary.calls {
+            last.pop_front();
+        }
+    }
+    Ok(last
+        .iter()
+        .map(|record| {
+            let cell = |i: usize| {
+                columns[i]
+                    .and_then(|c| record.get(c))
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+            };
+            let number = |i: usize| cell(i).and_then(|s| s.parse::<f64>().ok());
+            let flag = |i: usize| match cell(i)? {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            };
+            CallRecord {
+                failed: cell(0).is_some(),
+                duration: number(1),
+                billed_duration: number(2),
+                runtime: number(3),
+                memory: reported_memory(|key| {
+                    let i = if key == "memorySize" { 4 } else { 5 };
+                    cell(i).map(str::to_string)
+                }),
+                cold: flag(6).or_else(|| flag(7)),
+            }
+        })
+        .collect())
+}
+
+/// Forwards the core's status lines (reconfigure) as [`SweepEvent::Status`].
+struct EventSink<'a>(&'a (dyn Fn(SweepEvent) + Sync));
+
+impl Sink for EventSink<'_> {
+    fn status(&self, line: &str) {
+        (self.0)(SweepEvent::Status(line.to_string()))
+    }
+    fn output(&self, line: &str) {
+        (self.0)(SweepEvent::Status(line.to_string()))
+    }
+}
+
+/// What was deployed before the sweep.
+struct Original {
+    workspace: Workspace,
+    paths: FunctionPaths,
+    platform: Platform,
+    /// The user's saved configuration on the platform (`None`: nothing saved).
+    saved: Option<Config>,
+    deployed: Deployed,
+}
+
+impl Original {
+    /// Puts back the saved and deployed configuration exactly (so a memory that came from
+    /// the platform defaults is not pinned in the saved configuration) and publishes it.
+    async fn restore(&self) -> Result<()> {
+        let name = self.platform.name();
+        let mut state = FunctionState::load(&self.paths)?
+            .ok_or_else(|| deploy::unknown_function(&self.workspace, &self.paths.name))?;
+        match &self.saved {
+            Some(saved) => state.config.insert(name.to_string(), saved.clone()),
+            None => state.config.remove(name),
+        };
+        let mut deployed = self.deployed.clone();
+        deployed.at = now_ms();
+        state.deployed.insert(name.to_string(), deployed);
+        state.save(&self.paths)?;
+        deploy::republish(&self.workspace, &self.paths, &self.platform).await
+    }
+}
+
+/// Restores the original configuration in the background if the sweep future is dropped
+/// part-way (an interrupted notebook cell) while a tokio runtime is running.
+struct RestoreGuard(Option<Original>);
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        if let (Some(original), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            handle.spawn(async move {
+                let _ = original.restore().await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(memory: u32, duration: f64, cost: f64) -> MemoryResult {
+        MemoryResult {
+            memory,
+            calls: 3,
+            errors: 0,
+            cold_starts: Some(0),
+            mismatched: 0,
+            stats: Some(PointStats {
+                kept: 3,
+                mean_duration_ms: duration,
+                median_duration_ms: duration,
+                mean_cost_usd: cost,
+            }),
+            run_index: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn report(results: Vec<MemoryResult>) -> SweepReport {
+        SweepReport {
+            function: "f".into(),
+            platform: "local".into(),
+            experiment: "e".into(),
+            results_csv: PathBuf::new(),
+            metric: "duration",
+            discard_top_bottom: 0.2,
+            pricing: Pricing::lambda_x86(),
+            results,
+            original_memory: Some(512),
+        }
+    }
+
+    #[test]
+    fn lambda_prices_and_cost_per_call() {
+        let p = Pricing::lambda_x86();
+        // 512 MB for 300 ms = 0.15 GB-s.
+        let cost = p.cost(512, 300.0);
+        assert!(
+            (cost - (0.15 * 0.0000166667 + 0.0000002)).abs() < 1e-15,
+            "{cost}"
+        );
+        assert_eq!(p.cost(1024, 0.0), 0.0000002);
+        let config = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(Pricing::for_config(&config(json!({"memory": 512}))), p);
+        assert_eq!(
+            Pricing::for_config(&config(json!({"architecture": "arm64"}))).per_gb_second,
+            0.0000133334
+        );
+        let own = Pricing::for_config(&config(json!({"price_per_gb_second": 0.00001})));
+        assert_eq!((own.per_gb_second, own.per_request), (0.00001, 0.0000002));
+    }
+
+    #[test]
+    fn best_per_strategy() {
+        // Cost: 256 MB is cheapest; speed: 1024 MB is fastest; balanced: normalised by the
+        // largest cost (4) and duration (100): 128 → 0.75 + 1.0, 256 → 0.5 + 0.5,
+        // 512 → 0.75 + 0.3, 1024 → 1.0 + 0.2.
+        let r = report(vec![
+            result(128, 100.0, 3.0),
+            result(256, 50.0, 2.0),
+            result(512, 30.0, 3.0),
+            result(1024, 20.0, 4.0),
+        ]);
+        let best = |s| r.best(s).map(|r| r.memory);
+        assert_eq!(best(Strategy::Cost), Some(256));
+        assert_eq!(best(Strategy::Speed), Some(1024));
+        assert_eq!(best(Strategy::Balanced), Some(256));
+        // Ties go to less memory; settings without statistics are skipped.
+        let mut none = result(64, 1.0, 0.0);
+        none.stats = None;
+        let r = report(vec![none, result(128, 10.0, 1.0), result(256, 10.0, 1.0)]);
+        for s in Strategy::ALL {
+            assert_eq!(r.best(s).map(|r| r.memory), Some(128), "{s}");
+        }
+        assert!(r.chart_points()[0].mean_duration_ms.is_nan());
+        assert!(report(vec![]).best(Strategy::Cost).is_none());
+    }
+
+    #[test]
+    fn point_trims_successful_calls_and_costs_the_same_calls() {
+        let summary = ExperimentSummary {
+            function: "f".into(),
+            platform: "local".into(),
+            experiment: "e".into(),
+            calls: 7,
+            errors: 1,
+            start: 0,
+            end: 0,
+            elapsed: Duration::ZERO,
+            results_csv: PathBuf::new(),
+            experiment_json: PathBuf::new(),
+            run_index: 0,
+        };
+        let call = |d: f64| CallRecord {
+            duration: Some(d),
+            billed_duration: Some(d.ceil()),
+            runtime: Some(d - 1.0),
+            memory: Some(1024.0),
+            cold: Some(false),
+            ..CallRecord::default()
+        };
+        let mut calls: Vec<CallRecord> = [1000.0, 10.0, 20.0, 30.0, 40.0]
+            .into_iter()
+            .map(call)
+            .collect();
+        calls.push(CallRecord {
+            failed: true,
+            ..call(5.0)
+        });
+        calls.push(CallRecord {
+            memory: Some(512.0),
+            ..call(1.0)
+        });
+        let p = Pricing {
+            per_gb_second: 1.0,
+            per_request: 0.0,
+            source: String::new(),
+        };
+        let r = point(1024, &summary, &calls, "duration", 0.2, &p).unwrap();
+        assert_eq!((r.mismatched, r.cold_starts), (1, Some(0)));
+        let s = r.stats.unwrap();
+        // 5 measured → 1 dropped per end: 20, 30, 40 kept.
+        assert_eq!(
+            (s.kept, s.mean_duration_ms, s.median_duration_ms),
+            (3, 30.0, 30.0)
+        );
+        assert!(
+            (s.mean_cost_usd - 0.03).abs() < 1e-12,
+            "{}",
+            s.mean_cost_usd
+        );
+        let r = point(1024, &summary, &calls, "runtime", 0.0, &p).unwrap();
+        assert_eq!(r.stats.unwrap().kept, 5);
+        assert_eq!(r.stats.unwrap().mean_duration_ms, (1100.0 - 5.0) / 5.0);
+        let failed = vec![CallRecord {
+            failed: true,
+            ..call(1.0)
+        }];
+        assert!(point(1024, &summary, &failed, "duration", 0.2, &p)
+            .unwrap()
+            .stats
+            .is_none());
+    }
+
+    #[test]
+    fn the_sweep_future_can_be_spawned() {
+        fn send<T: Send>(_: T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = Workspace::open(dir.path()).unwrap();
+        let spec = SweepSpec::new("f", "e", vec![128]);
+        send(sweep(&workspace, &spec, &|_| {}));
+    }
+}

@@ -1,0 +1,136 @@
+//! The `http` platform (FaaS Runner's HTTP platform; FaaSET's function-URL and API-gateway
+//! platforms): a function already deployed somewhere and reached by POSTing JSON to a URL —
+//! OpenFaaS, Knative, API gateways, Lambda function URLs with public auth. Nothing is built;
+//! publishing only records the configuration.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{Config, KeySpec, Kind};
+use crate::error::{Error, Result};
+
+pub const CONFIG_KEYS: &[KeySpec] = &[
+    KeySpec {
+        key: "url",
+        kind: Kind::Text,
+    },
+    KeySpec {
+        key: "headers",
+        kind: Kind::StringMap,
+    },
+    KeySpec {
+        key: "timeout",
+        kind: Kind::Number {
+            min: 0.001,
+            max: 3600.0,
+            unit: " seconds",
+        },
+    },
+];
+
+/// A configured HTTP endpoint.
+pub struct HttpTarget {
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    timeout: Duration,
+    client: reqwest::Client,
+}
+
+/// What the endpoint answered.
+pub struct HttpResponse {
+    pub body: bytes::Bytes,
+    /// A non-2xx status, as text.
+    pub failure: Option<String>,
+}
+
+impl HttpTarget {
+    /// Builds the target from a deployed configuration, checking the URL and headers.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let url_text = config.get("url").and_then(Value::as_str).unwrap_or("");
+        let url = reqwest::Url::parse(url_text)
+            .ok()
+            .filter(|u| u.scheme() == "http" || u.scheme() == "https")
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "config key \"url\" of platform http must be an http(s) URL, not {url_text:?}"
+                ))
+            })?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(map) = config.get("headers").and_then(Value::as_object) {
+            for (name, value) in map {
+                let header = reqwest::header::HeaderName::from_bytes(name.as_bytes());
+                let value = reqwest::header::HeaderValue::from_str(value.as_str().unwrap_or(""));
+                match (header, value) {
+                    (Ok(h), Ok(v)) => {
+                        headers.insert(h, v);
+                    }
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "header {name:?} of platform http is not a valid HTTP header"
+                        )))
+                    }
+                }
+            }
+        }
+        let timeout = config
+            .get("timeout")
+            .and_then(Value::as_f64)
+            .unwrap_or(60.0);
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(usize::MAX)
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        Ok(HttpTarget {
+            url,
+            headers,
+            timeout: Duration::from_secs_f64(timeout),
+            client,
+        })
+    }
+
+    /// POSTs the payload; a transport failure or a non-2xx status is a failed call.
+    pub async fn call(&self, payload: bytes::Bytes) -> HttpResponse {
+        let sent = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(self.timeout)
+            .body(payload)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => {
+                return HttpResponse {
+                    body: bytes::Bytes::new(),
+                    failure: Some(format!("request to {} failed: {e}", self.url)),
+                }
+            }
+        };
+        let status = response.status();
+        match response.bytes().await {
+            Ok(body) if status.is_success() => HttpResponse {
+                body,
+                failure: None,
+            },
+            Ok(body) => HttpResponse {
+                failure: Some(format!(
+                    "{} answered {status}: {}",
+                    self.url,
+                    String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )),
+                body,
+            },
+            Err(e) => HttpResponse {
+                body: bytes::Bytes::new(),
+                failure: Some(format!("reading the answer of {} failed: {e}", self.url)),
+            },
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! Reading an experiment's results back (FaaS Runner's `load`, tutorial §4–5): [`load`] reads
+//! `functions/<fn>/experiments/<exp>/results.csv` into [`Results`], the header and rows with
+//! typed access to columns, and the computations every front end (CLI, notebook) shares:
+//! per-group statistics ([`Results::stats`]), two-experiment comparisons ([`compare`]) and
+//! charts ([`Results::plot`]). Rendering the numbers as text or HTML is the caller's job.
+//!
+//! Rules, the same everywhere:
+//! - cells are kept as text; [`Results::column_f64`] parses numbers (empty → `None`,
+//!   `true`/`false` → 1/0, so `coldStart` is numeric too);
+//! - a row is an **error** when its `error` cell is not empty, and a **cold start** when its
+//!   `coldStart` cell is `true` (or, where that cell is empty or the column missing, when
+//!   `newcontainer` is 1);
+//! - metrics ([`Results::metric`], statistics, tests, charts of a metric) use **successful
+//!   rows only**: an error row's numbers describe a failure, not the function;
+//! - every failure is an [`Error::Usage`] of one line saying what exists (experiments of the
+//!   function, numeric columns) and what to do.
+//!
+//! A polars `DataFrame` view is planned; this module has no dependency on it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::analysis::{self, AnalysisError, MannWhitney, Summary, TTest};
+use crate::error::{Error, Result};
+use crate::experiment::check_experiment_name;
+use crate::function::FunctionPaths;
+use crate::name::FunctionName;
+use crate::plot::{self, Image, Invocation, Options, PlotError};
+use crate::workspace::Workspace;
+
+/// The file of an experiment's rows, inside its folder.
+pub const RESULTS_FILE: &str = "results.csv";
+
+/// The results of one experiment (every run of it: repeated runs append).
+#[derive(Debug, Clone)]
+pub struct Results {
+    function: String,
+    experiment: String,
+    path: PathBuf,
+    header: Vec<String>,
+    index: HashMap<String, usize>,
+    /// Every row has exactly `header.len()` cells.
+    rows: Vec<Vec<String>>,
+}
+
+/// Loads `functions/<function>/experiments/<experiment>/results.csv` of `workspace`.
+///
+/// Names are checked first; an unknown function or experiment is a one-line error listing
+/// what exists.
+pub fn load(workspace: &Workspace, function: &str, experiment: &str) -> Result<Results> {
+    let name = FunctionName::new(function)?;
+    check_experiment_name(experiment)?;
+    let paths = FunctionPaths::new(workspace, &name);
+    let path = experiment_dir(workspace, &name, experiment).join(RESULTS_FILE);
+    if !path.is_file() {
+        let known = experiments(workspace, &name);
+        if known.is_empty() && !paths.state_file().is_file() {
+            return Err(crate::deploy::unknown_function(workspace, &name));
+        }
+        let hint = closest(&known, experiment)
+            .map(|k| format!("did you mean {k:?}? "))
+            .unwrap_or_default();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Err(Error::Usage(format!(
+            "unknown experiment {experiment:?} of {name} ({hint}experiments: {known}); run one with `faaset experiment {name} --experiment-name {experiment}`"
+        )));
+    }
+    Results::from_path(&path, name.as_str(), experiment)
+}
+
+/// `functions/<function>/experiments/<experiment>/`.
+pub fn experiment_dir(workspace: &Workspace, function: &FunctionName, experiment: &str) -> PathBuf {
+    FunctionPaths::new(workspace, function)
+        .experiments_dir()
+        .join(experiment)
+}
+
+/// The experiments of `function` that have a results file, sorted.
+pub fn experiments(workspace: &Workspace, function: &FunctionName) -> Vec<String> {
+    let dir = FunctionPaths::new(workspace, function).experiments_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(RESULTS_FILE).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| check_experiment_name(n).is_ok())
+        .collect();
+    names.sort();
+    names
+}
+
+impl Results {
+    /// Reads a results file; `function` and `experiment` only label messages and charts.
+    pub fn from_path(path: &Path, function: &str, experiment: &str) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+        let mut results = Self::from_reader(file, function, experiment).map_err(|e| match e {
+            Error::Usage(message) => Error::Usage(format!("{}: {message}", path.display())),
+            other => other,
+        })?;
+        results.path = path.to_path_buf();
+        Ok(results)
+    }
+
+    /// Parses CSV text with a header line (rows shorter than the header, such as a line cut
+    /// short by a killed writer, get empty cells).
+    pub fn from_reader(
+        reader: impl std::io::Read,
+        function: &str,
+        experiment: &str,
+    ) -> Result<Self> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
+        let mut records = csv.records();
+        let header: Vec<String> = match records.next() {
+            Some(record) => record
+                .map_err(|e| Error::Usage(format!("not a readable CSV file ({e})")))?
+                .iter()
+                .map(str::to_string)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut rows = Vec::new();
+        for record in records {
+            let record =
+                record.map_err(|e| Error::Usage(format!("not a readable CSV file ({e})")))?;
+            let mut row: Vec<String> = record.iter().map(str::to_string).collect();
+            row.resize(header.len(), String::new());
+            rows.push(row);
+        }
+        let index = header
+            .iter()
+            .enumerate()
+            .rev() // the first of duplicate names wins
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        Ok(Results {
+            function: function.to_string(),
+            experiment: experiment.to_string(),
+            path: PathBuf::new(),
+            header,
+            index,
+            rows,
+        })
+    }
+
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    pub fn experiment(&self) -> &str {
+        &self.experiment
+    }
+
+    /// `function/experiment`, as the CLI's `ttest` takes it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.function, self.experiment)
+    }
+
+    /// The file read (empty for [`Results::from_reader`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// All rows, each with one cell per header column.
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// The cell of `row` in `column`; `None` when the column does not exist.
+    pub fn cell(&self, row: usize, column: &str) -> Option<&str> {
+        let i = *self.index.get(column)?;
+        self.rows.get(row).map(|r| r[i].as_str())
+    }
+
+    /// A column's cells as text.
+    pub fn column_str(&self, name: &str) -> Result<Vec<&str>> {
+        let i = self.column_index(name, &self.header)?;
+        Ok(self.rows.iter().map(|r| r[i].as_str()).collect())
+    }
+
+    /// A column's cells as numbers: empty → `None`, `true`/`false` → 1/0. A column holding
+    /// text is an error, as is an unknown one (both name the numeric columns).
+    pub fn column_f64(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let i = self.column_index(name, &self.numeric_columns())?;
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(row, cells)| {
+                let cell = cells[i].as_str();
+                if cell.is_empty() {
+                    return Ok(None);
+                }
+                number(cell).map(Some).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "column {name:?} of {} is not numeric (row {} holds {:?}); numeric columns: {}",
+                        self.label(),
+                        row + 1,
+                        shorten(cell, 40),
+                        self.numeric_columns().join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Columns whose cells are all numbers or empty, with at least one number, in header order.
+    pub fn numeric_columns(&self) -> Vec<&str> {
+        self.header
+            .iter()
+            .enumerate()
+            .filter(|(i, name)| {
+                self.index.get(name.as_str()) == Some(i)
+                    && self.rows.iter().any(|r| !r[*i].is_empty())
+                    && self
+                        .rows
+                        .iter()
+                        .all(|r| r[*i].is_empty() || number(&r[*i]).is_some())
+            })
+            .map(|(_, name)| name.as_str())
+            .collect()
+    }
+
+    /// True when call `row` failed (its `error` cell is not empty).
+    pub fn is_error(&self, row: usize) -> bool {
+        self.cell(row, "error").is_some_and(|c| !c.is_empty())
+    }
+
+    /// True when call `row` was a cold start: `coldStart` is true, or, lacking that cell,
+    /// `newcontainer` is 1.
+    pub fn is_cold(&self, row: usize) -> bool {
+        match self.cell(row, "coldStart").filter(|c| !c.is_empty()) {
+            Some(cold) => cold == "true" || number(cold) == Some(1.0),
+            None => self
+                .cell(row, "newcontainer")
+                .and_then(number)
+                .is_some_and(|n| n == 1.0),
+        }
+    }
+
+    /// Rows whose call failed.
+    pub fn errors(&self) -> usize {
+        (0..self.len()).filter(|&r| self.is_error(r)).count()
+    }
+
+    /// Rows whose call was a cold start.
+    pub fn cold_starts(&self) -> usize {
+        (0..self.len()).filter(|&r| self.is_cold(r)).count()
+    }
+
+    /// Rows whose call succeeded.
+    pub fn successes(&self) -> usize {
+        self.len() - self.errors()
+    }
+
+    /// The values of `metric` in successful rows (rows without a value are skipped).
+    pub fn metric(&self, metric: &str) -> Result<Vec<f64>> {
+        let values = self.column_f64(metric)?;
+        Ok(values
+            .into_iter()
+            .enumerate()
+            .filter(|(row, _)| !self.is_error(*row))
+            .filter_map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The values of `metric` in successful rows, per value of column `by`, groups ordered
+    /// numerically when every key is a number (memory sizes), else as text, rows without a
+    /// key last. Every key of the
+    /// column gets a group, even one whose rows all failed (then it has no values).
+    pub fn metric_by(&self, metric: &str, by: &str) -> Result<Vec<(String, Vec<f64>)>> {
+        let values = self.column_f64(metric)?;
+        let keys = self.column_str(by)?;
+        let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut position: HashMap<&str, usize> = HashMap::new();
+        for (row, key) in keys.iter().enumerate() {
+            let at = *position.entry(key).or_insert_with(|| {
+                groups.push((key.to_string(), Vec::new()));
+                groups.len() - 1
+            });
+            if let (false, Some(value)) = (self.is_error(row), values[row]) {
+                groups[at].1.push(value);
+            }
+        }
+        sort_groups(&mut groups);
+        Ok(groups)
+    }
+
+    /// Statistics of `metric` (successful rows), in one group or per value of `group_by`,
+    /// with each group's rows, errors and cold starts. Fails when no group has a value.
+    pub fn stats(&self, metric: &str, group_by: Option<&str>) -> Result<Vec<GroupStats>> {
+        let rows_of = |key: Option<&str>, keys: &[&str]| -> (usize, usize, usize) {
+            let rows: Vec<usize> = (0..self.len())
+                .filter(|&r| key.is_none_or(|k| keys[r] == k))
+                .collect();
+            let errors = rows.iter().filter(|&&r| self.is_error(r)).count();
+            let cold = rows.iter().filter(|&&r| self.is_cold(r)).count();
+            (rows.len(), errors, cold)
+        };
+        let groups: Vec<(Option<String>, Vec<f64>)> = match group_by {
+            None => vec![(None, self.metric(metric)?)],
+            Some(by) => self
+                .metric_by(metric, by)?
+                .into_iter()
+                .map(|(k, v)| (Some(k), v))
+                .collect(),
+        };
+        if groups.iter().all(|(_, values)| values.is_empty()) {
+            return Err(self.no_values(metric));
+        }
+        let keys = match group_by {
+            Some(by) => self.column_str(by)?,
+            None => Vec::new(),
+        };
+        groups
+            .into_iter()
+            .map(|(group, values)| {
+                let (rows, errors, cold_starts) = rows_of(group.as_deref(), &keys);
+                let summary = if values.is_empty() {
+                    None
+                } else {
+                    Some(analysis::summarize(&values).map_err(|e| self.analysis_error(metric, e))?)
+                };
+                Ok(GroupStats {
+                    group,
+                    rows,
+                    errors,
+                    cold_starts,
+                    summary,
+                })
+            })
+            .collect()
+    }
+
+    /// The calls for a timeline chart: client `startTime`/`endTime`, cold start, error and
+    /// `threadID` of every row (failed calls included) that has both times.
+    pub fn invocations(&self) -> Result<Vec<Invocation>> {
+        for column in ["startTime", "endTime"] {
+            if !self.has_column(column) {
+                return Err(Error::Usage(format!(
+                    "{} has no {column} column, which a timeline needs",
+                    self.label()
+                )));
+            }
+        }
+        let start = self.column_f64("startTime")?;
+        let end = self.column_f64("endTime")?;
+        let thread = if self.has_column("threadID") {
+            self.column_f64("threadID")?
+        } else {
+            vec![None; self.len()]
+        };
+        Ok((0..self.len())
+            .filter_map(|r| {
+                Some(Invocation {
+                    start_ms: start[r]?,
+                    end_ms: end[r]?,
+                    cold: self.is_cold(r),
+                    error: self.is_error(r),
+                    thread: thread[r].unwrap_or(0.0).max(0.0) as u32,
+                })
+            })
+            .collect())
+    }
+
+    /// A chart of this experiment: a histogram, box plot or CDF of `metric` (successful
+    /// rows; box and CDF one box or line per value of `group_by`), or the timeline of all calls.
+    pub fn plot(
+        &self,
+        kind: PlotKind,
+        metric: &str,
+        group_by: Option<&str>,
+        options: impl Into<Options>,
+    ) -> Result<Image> {
+        let options = options.into();
+        let title = match kind {
+            PlotKind::Timeline => format!("{}: calls over time", self.label()),
+            _ => format!("{}: {metric}", self.label()),
+        };
+        let axis = axis_label(metric);
+        let series = || -> Result<Vec<(String, Vec<f64>)>> {
+            Ok(match group_by {
+                Some(by) => self
+                    .metric_by(metric, by)?
+                    .into_iter()
+                    .map(|(key, values)| (format!("{by} {}", show_key(&key)), values))
+                    .collect(),
+                None => vec![(self.experiment.clone(), self.metric(metric)?)],
+            })
+        };
+        if group_by.is_some() && matches!(kind, PlotKind::Histogram | PlotKind::Timeline) {
+            return Err(Error::Usage(format!(
+                "--group-by applies to box and cdf plots, not {}; use --kind box or --kind cdf",
+                kind.name()
+            )));
+        }
+        let image = match kind {
+            PlotKind::Histogram => {
+                let values = self.metric(metric)?;
+                if values.is_empty() {
+                    return Err(self.no_values(metric));
+                }
+                plot::histogram(&values, &title, &axis, options)
+            }
+            PlotKind::Box => {
+                let groups = series()?;
+                if groups.iter().all(|(_, v)| v.is_empty()) {
+                    return Err(self.no_values(metric));
+                }
+                plot::box_plot(&groups, &title, &axis, options)
+            }
+            PlotKind::Cdf => {
+                let groups = series()?;
+                if groups.iter().all(|(_, v)| v.is_empty()) {
+                    return Err(self.no_values(metric));
+                }
+                plot::cdf(&groups, &title, &axis, options)
+            }
+            PlotKind::Timeline => plot::timeline(&self.invocations()?, &title, options),
+        };
+        image.map_err(plot_error)
+    }
+
+    /// Index of column `name`, or an error naming `choices` (and a close match).
+    fn column_index<S: AsRef<str>>(&self, name: &str, choices: &[S]) -> Result<usize> {
+        if let Some(&i) = self.index.get(name) {
+            return Ok(i);
+        }
+        if self.header.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} has no results yet (its {RESULTS_FILE} is empty); run the experiment first",
+                self.label()
+            )));
+        }
+        let choices: Vec<&str> = choices.iter().map(AsRef::as_ref).collect();
+        let hint = closest(&choices, name)
+            .map(|c| format!("did you mean {c:?}? "))
+            .unwrap_or_default();
+        let kind = if choices.len() < self.header.len() {
+            "numeric columns"
+        } else {
+            "columns"
+        };
+        let list = if choices.is_empty() {
+            "none".to_string()
+        } else {
+            choices.join(", ")
+        };
+        Err(Error::Usage(format!(
+            "unknown column {name:?} in {} ({hint}{kind}: {list})",
+            self.label()
+        )))
+    }
+
+    fn no_values(&self, metric: &str) -> Error {
+        Error::Usage(format!(
+            "no successful call of {} has a {metric} value ({} rows, {} errors); pick another metric or rerun the experiment",
+            self.label(),
+            self.len(),
+            self.errors()
+        ))
+    }
+
+    fn analysis_error(&self, metric: &str, error: AnalysisError) -> Error {
+        Error::Usage(format!("{metric} of {}: {error}", self.label()))
+    }
+}
+
+/// Statistics of one group of rows (all rows when not grouped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupStats {
+    /// The group's value of the group-by column; `None` when not grouped.
+    pub group: Option<String>,
+    /// Rows in the group, failed ones included.
+    pub rows: usize,
+    pub errors: usize,
+    pub cold_starts: usize,
+    /// Of the successful rows' values; `None` when the group has none.
+    pub summary: Option<Summary>,
+}
+
+/// A metric compared between two experiments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub metric: String,
+    /// `function/experiment` of each side.
+    pub a: String,
+    pub b: String,
+    /// Of the values tested (for a paired test: the matched pairs).
+    pub summary_a: Summary,
+    pub summary_b: Summary,
+    pub paired: bool,
+    /// Welch's t-test, or the paired t-test.
+    pub t_test: TTest,
+    pub mann_whitney: MannWhitney,
+    /// Successful calls left out because they had no partner (paired test only).
+    pub unmatched: usize,
+}
+
+/// Compares `metric` of two experiments' successful calls: Welch's t-test (or, `paired`, the
+/// paired t-test) and the Mann–Whitney U test.
+///
+/// Pairs are calls with the same `threadID` and `runID` (the k-th such call of a side with
+/// the k-th of the other, for experiments run more than once); calls without a successful
+/// partner are left out and counted. Without those columns, rows pair in file order.
+pub fn compare(a: &Results, b: &Results, metric: &str, paired: bool) -> Result<Comparison> {
+    let (values_a, values_b, unmatched) = if paired {
+        paired_values(a, b, metric)?
+    } else {
+        (a.metric(metric)?, b.metric(metric)?, 0)
+    };
+    for (side, values) in [(a, &values_a), (b, &values_b)] {
+        if values.is_empty() {
+            return Err(if paired && !side.metric(metric)?.is_empty() {
+                Error::Usage(format!(
+                    "no call of {} pairs with a call of {} (same threadID and runID, both successful); run both experiments with the same threads and runs_per_thread, or drop --paired",
+                    a.label(),
+                    b.label()
+                ))
+            } else {
+                side.no_values(metric)
+            });
+        }
+    }
+    let test_error = |e: AnalysisError| {
+        Error::Usage(format!(
+            "{metric} of {} (a) vs {} (b): {e}",
+            a.label(),
+            b.label()
+        ))
+    };
+    let t_test = if paired {
+        analysis::paired_t_test(&values_a, &values_b)
+    } else {
+        analysis::welch_t_test(&values_a, &values_b)
+    }
+    .map_err(test_error)?;
+    let mann_whitney = analysis::mann_whitney_u(&values_a, &values_b).map_err(test_error)?;
+    Ok(Comparison {
+        metric: metric.to_string(),
+        a: a.label(),
+        b: b.label(),
+        summary_a: analysis::summarize(&values_a).map_err(|e| a.analysis_error(metric, e))?,
+        summary_b: analysis::summarize(&values_b).map_err(|e| b.analysis_error(metric, e))?,
+        paired,
+        t_test,
+        mann_whitney,
+        unmatched,
+    })
+}
+
+/// Values of matched successful calls of `a` and `b`, and how many calls found no partner.
+fn paired_values(a: &Results, b: &Results, metric: &str) -> Result<(Vec<f64>, Vec<f64>, usize)> {
+    // (row key, value) of each side's successful calls with a value, in file order.
+    let keyed = |r: &Results| -> Result<Vec<(String, f64)>> {
+        let values = r.column_f64(metric)?;
+        let ids = r.has_column("threadID") && r.has_column("runID");
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::new();
+        for (row, value) in values.into_iter().enumerate() {
+            let key = if ids {
+                let call = format!(
+                    "{}/{}",
+                    r.cell(row, "threadID").unwrap_or_default(),
+                    r.cell(row, "runID").unwrap_or_default()
+                );
+                let k = seen.entry(call.clone()).or_default();
+                *k += 1;
+                format!("{call}#{k}")
+            } else {
+                row.to_string()
+            };
+            if let (false, Some(value)) = (r.is_error(row), value) {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    };
+    let (side_a, side_b) = (keyed(a)?, keyed(b)?);
+    let lookup: HashMap<&str, f64> = side_b.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let (mut values_a, mut values_b) = (Vec::new(), Vec::new());
+    for (key, value) in &side_a {
+        if let Some(&other) = lookup.get(key.as_str()) {
+            values_a.push(*value);
+            values_b.push(other);
+        }
+    }
+    let unmatched = side_a.len() + side_b.len() - 2 * values_a.len();
+    Ok((values_a, values_b, unmatched))
+}
+
+/// The charts of [`Results::plot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    Histogram,
+    Box,
+    Cdf,
+    Timeline,
+}
+
+impl PlotKind {
+    pub const NAMES: [&'static str; 4] = ["hist", "box", "cdf", "timeline"];
+
+    /// The name the CLI and magics take (`hist`, `box`, `cdf`, `timeline`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PlotKind::Histogram => "hist",
+            PlotKind::Box => "box",
+            PlotKind::Cdf => "cdf",
+            PlotKind::Timeline => "timeline",
+        }
+    }
+}
+
+impl std::str::FromStr for PlotKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "hist" | "histogram" => Ok(PlotKind::Histogram),
+            "box" | "boxplot" => Ok(PlotKind::Box),
+            "cdf" => Ok(PlotKind::Cdf),
+            "timeline" => Ok(PlotKind::Timeline),
+            _ => Err(Error::Usage(format!(
+                "unknown plot kind {s:?} (kinds: {})",
+                PlotKind::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// The metrics measured in milliseconds (DESIGN §1.5): labelled "(ms)" on charts and tables.
+pub fn is_milliseconds(metric: &str) -> bool {
+    matches!(
+        metric,
+        "roundTripTime"
+            | "latency"
+            | "runtime"
+            | "userRuntime"
+            | "frameworkRuntime"
+            | "duration"
+            | "billedDuration"
+            | "initDuration"
+    )
+}
+
+/// `metric`, with "(ms)" for a time.
+pub fn axis_label(metric: &str) -> String {
+    if is_milliseconds(metric) {
+        format!("{metric} (ms)")
+    } else {
+        metric.to_string()
+    }
+}
+
+/// A group key for display: an empty cell is `(empty)`.
+pub fn show_key(key: &str) -> &str {
+    if key.is_empty() {
+        "(empty)"
+    } else {
+        key
+    }
+}
+
+/// The closest choice within two edits of `typed` (and under half its length), if any.
+fn closest<'a, S: AsRef<str>>(choices: &'a [S], typed: &str) -> Option<&'a str> {
+    choices
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(c.as_ref(), typed), c.as_ref()))
+        .filter(|(d, _)| *d <= 2 && 2 * d < typed.chars().count())
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// A finite number in a cell (`true`/`false` count as 1/0).
+fn number(cell: &str) -> Option<f64> {
+    match cell {
+        "true" => Some(1.0),
+        "false" => Some(0.0),
+        _ => cell.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+    }
+}
+
+/// Groups ordered numerically when every key is a number, else as text; an empty key last.
+fn sort_groups(groups: &mut [(String, Vec<f64>)]) {
+    let all_numeric = groups
+        .iter()
+        .all(|(k, _)| k.is_empty() || number(k).is_some());
+    groups.sort_by(|x, y| {
+        let (x, y) = (&x.0, &y.0);
+        x.is_empty()
+            .cmp(&y.is_empty())
+            .then_with(|| match (all_numeric, number(x), number(y)) {
+                (true, Some(nx), Some(ny)) => nx.total_cmp(&ny).then_with(|| x.cmp(y)),
+                _ => x.cmp(y),
+            })
+    });
+}
+
+/// At most `max` characters of `text` on one line, with `…` where it was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.chars().count() <= max {
+        return line;
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+fn plot_error(error: PlotError) -> Error {
+    match error {
+        PlotError::Render(why) => Error::Internal(format!("plot rendering failed: {why}")),
+        PlotError::Io(e) => Error::Internal(format!("cannot save plot: {e}")),
+        other => Error::Usage(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "\
+threadID,runID,startTime,endTime,runtime,error,coldStart,newcontainer,memorySize,payload
+0,0,1000,1100,50.5,,true,1,128,\"{\"\"a\"\":1}\"
+0,1,1100,1180,40,,false,0,128,{}
+1,0,1000,1120,70,,,1,256,{}
+1,1,1120,1150,,\"boom, \"\"x\"\"\",,,256,{}
+2,0,1000,1090,60.5,,false,,1024,{}
+2,1,1090";
+
+    fn results() -> Results {
+        Results::from_reader(CSV.as_bytes(), "f", "e").unwrap()
+    }
+
+    #[test]
+    fn cells_counts_and_typed_columns() {
+        let r = results();
+        assert_eq!(r.len(), 6);
+        assert_eq!(r.header().len(), 10);
+        assert_eq!(r.rows()[5].len(), 10, "a cut line is padded");
+        assert_eq!(r.cell(0, "payload"), Some(r#"{"a":1}"#));
+        assert_eq!(r.cell(3, "error"), Some(r#"boom, "x""#));
+        assert_eq!(r.errors(), 1);
+        // row 0 coldStart, row 2 newcontainer (coldStart empty); row 1 and 4 warm.
+        assert_eq!(r.cold_starts(), 2);
+        assert_eq!(r.successes(), 5);
+        assert_eq!(
+            r.column_f64("runtime").unwrap(),
+            [Some(50.5), Some(40.0), Some(70.0), None, Some(60.5), None]
+        );
+        assert_eq!(
+            r.column_f64("coldStart").unwrap()[..2],
+            [Some(1.0), Some(0.0)]
+        );
+        assert_eq!(r.metric("runtime").unwrap(), [50.5, 40.0, 70.0, 60.5]);
+        assert_eq!(r.column_str("memorySize").unwrap()[4], "1024");
+        assert!(!r.numeric_columns().contains(&"payload"));
+        assert!(r.numeric_columns().contains(&"runtime"));
+    }
+
+    #[test]
+    fn unknown_and_textual_columns_are_one_line_errors() {
+        let r = results();
+        let e = r.column_f64("runtme").unwrap_err().to_string();
+        assert!(e.contains("unknown column \"runtme\" in f/e"), "{e}");
+        assert!(e.contains("did you mean \"runtime\"?"), "{e}");
+        assert!(e.contains("numeric columns: threadID, runID"), "{e}");
+        assert!(!e.contains("payload"), "{e}");
+        let e = r.column_f64("payload").unwrap_err().to_string();
+        assert!(
+            e.contains("\"payload\" of f/e is not numeric (row 1"),
+            "{e}"
+        );
+        let e = r.column_str("nope").unwrap_err().to_string();
+        assert!(
+            e.contains("columns: threadID") && e.contains("payload"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn stats_group_numerically_and_count_errors_per_group() {
+        let r = results();
+        let all = r.stats("runtime", None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].rows, all[0].errors, all[0].cold_starts), (6, 1, 2));
+        assert_eq!(all[0].summary.as_ref().unwrap().count, 4);
+        let groups = r.stats("runtime", Some("memorySize")).unwrap();
+        let keys: Vec<_> = groups.iter().map(|g| g.group.clone().unwrap()).collect();
+        assert_eq!(keys, ["128", "256", "1024", ""]);
+        let counts: Vec<_> = groups
+            .iter()
+            .map(|g| (g.rows, g.errors, g.cold_starts))
+            .collect();
+        assert_eq!(counts, [(2, 0, 1), (2, 1, 1), (1, 0, 0), (1, 0, 0)]);
+        assert_eq!(groups[1].summary.as_ref().unwrap().count, 1);
+        assert!(groups[3].summary.is_none(), "the cut row has no runtime");
+        let e = r
+            .stats("runtime", Some("memorysize"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean \"memorySize\"?"), "{e}");
+    }
+
+    #[test]
+    fn paired_values_match_thread_and_run() {
+        let a = results();
+        let b = Results::from_reader(
+            "threadID,runID,runtime,error\n2,0,10,\n0,1,11,\n0,0,12,\n1,0,13,x\n".as_bytes(),
+            "g",
+            "e",
+        )
+        .unwrap();
+        let (va, vb, unmatched) = paired_values(&a, &b, "runtime").unwrap();
+        assert_eq!(va, [50.5, 40.0, 60.5]);
+        assert_eq!(vb, [12.0, 11.0, 10.0]);
+        // a: row 2 (1/0) has no successful partner; b: all matched but the error row.
+        assert_eq!(unmatched, 1);
+    }
+
+    #[test]
+    fn plot_kinds_parse_and_timeline_uses_every_call() {
+        assert_eq!("hist".parse::<PlotKind>().unwrap(), PlotKind::Histogram);
+        let e = "pie".parse::<PlotKind>().unwrap_err().to_string();
+        assert!(e.contains("kinds: hist, box, cdf, timeline"), "{e}");
+        let calls = results().invocations().unwrap();
+        assert_eq!(calls.len(), 5, "the cut row has no end time");
+        assert!(calls[3].error && !calls[3].cold);
+        assert!(calls[0].cold && calls[2].cold);
+        assert_eq!(calls[4].thread, 2);
+    }
+}

@@ -1,0 +1,363 @@
+//! `faaset load`, `stats`, `ttest` and `plot`: tutorial Activity 2 end to end (calc_service
+//! and page_rank, 30 threads × 1 run each into `t_test_demo`, then statistics, a t-test and
+//! charts), exact numbers and layout on a hand-written results file, and one-line errors that
+//! write nothing.
+
+use faaset::experiment::{experiment, ExperimentSpec};
+use faaset::Workspace;
+use serde_json::{json, Value};
+
+use crate::support::{Run, TempWorkspace};
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+fn run_experiment(ws: &TempWorkspace, function: &str, name: &str, threads: usize, payload: Value) {
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let spec = ExperimentSpec {
+        threads,
+        runs_per_thread: 1,
+        payloads: vec![payload],
+        ..ExperimentSpec::new(function, name)
+    };
+    let summary = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(experiment(&workspace, &spec, &|_| {}))
+        .unwrap();
+    assert_eq!((summary.calls, summary.errors), (threads, 0));
+}
+
+/// The data lines of a table (after its header), split on runs of spaces.
+fn table_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .skip_while(|l| {
+            !l.split_whitespace()
+                .any(|w| w == "count" || w == "threadID")
+        })
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with("showing"))
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn activity_two_stats_ttest_and_plots_of_two_functions() {
+    let ws = TempWorkspace::with_functions(&["calc_service", "page_rank"]);
+    ws.faaset(&["deploy", "calc_service"]).ok();
+    ws.faaset(&["deploy", "page_rank"]).ok();
+    run_experiment(
+        &ws,
+        "calc_service",
+        "t_test_demo",
+        30,
+        json!({"calcs": 20000, "loops": 20}),
+    );
+    run_experiment(&ws, "page_rank", "t_test_demo", 30, json!({"size": 1000}));
+    let dir = "functions/calc_service/experiments/t_test_demo";
+
+    // load: a table of 30 calls, the column count, the counts; --csv is the file itself.
+    let out = ws
+        .faaset(&["load", "calc_service", "t_test_demo"])
+        .ok()
+        .stdout();
+    let header = out.lines().next().unwrap();
+    for column in [
+        "threadID",
+        "runID",
+        "roundTripTime",
+        "runtime",
+        "latency",
+        "coldStart",
+        "memorySize",
+        "error",
+    ] {
+        assert!(header.contains(column), "{column} missing: {out}");
+    }
+    assert_eq!(table_rows(&out).len(), 30, "{out}");
+    assert!(out.contains("showing 8 of "), "{out}");
+    assert!(out.contains("30 rows, 0 errors, "), "{out}");
+    let csv = ws
+        .faaset(&["load", "calc_service", "t_test_demo", "--csv"])
+        .ok()
+        .stdout();
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(ws.file(&format!("{dir}/results.csv"))).unwrap()
+    );
+
+    // stats: one row of 30 values per function, means ordered as the payloads make them.
+    let mut means = Vec::new();
+    for function in ["calc_service", "page_rank"] {
+        let out = ws.faaset(&["stats", function, "t_test_demo"]).ok().stdout();
+        assert!(
+            out.contains("runtime (ms) of successful calls only"),
+            "{out}"
+        );
+        let header: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "count", "errors", "cold", "min", "max", "mean", "median", "sd", "cv", "p90",
+                "p95", "p99"
+            ]
+        );
+        let rows = table_rows(&out);
+        assert_eq!(rows.len(), 1, "{out}");
+        assert_eq!(rows[0][..2], ["30", "0"], "{out}");
+        means.push(rows[0][5].parse::<f64>().unwrap());
+    }
+    assert!(
+        means[0] > 3.0 * means[1],
+        "calc_service should be much slower: {means:?}"
+    );
+    let grouped = ws
+        .faaset(&[
+            "stats",
+            "page_rank",
+            "t_test_demo",
+            "--group-by",
+            "memorySize",
+            "--metric",
+            "roundTripTime",
+        ])
+        .ok()
+        .stdout();
+    let rows = table_rows(&grouped);
+    assert_eq!(rows.len(), 1, "one memory setting: {grouped}");
+    assert_eq!(rows[0][1], "30", "{grouped}");
+
+    // ttest: Welch and Mann–Whitney both find the difference.
+    let out = ws
+        .faaset(&["ttest", "calc_service/t_test_demo", "page_rank/t_test_demo"])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains("Welch's t-test: mean difference a − b = "),
+        "{out}"
+    );
+    let u: f64 = out
+        .split("Mann–Whitney U = ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("no U in {out}"));
+    assert!(u > 450.0, "calc_service calls are mostly slower: {out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("significant at 0.05: calc_service/t_test_demo has a higher mean runtime than page_rank/t_test_demo"),
+        "{out}"
+    );
+    let p: f64 = last
+        .rsplit("p = ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .parse()
+        .unwrap();
+    assert!(p < 0.05, "{out}");
+    let paired = ws
+        .faaset(&[
+            "ttest",
+            "calc_service/t_test_demo",
+            "page_rank/t_test_demo",
+            "--paired",
+        ])
+        .ok()
+        .stdout();
+    assert!(
+        paired.contains("30 pairs of successful calls matched by threadID and runID (0 unmatched"),
+        "{paired}"
+    );
+    assert!(paired.contains("paired t-test: "), "{paired}");
+
+    // plot: PNG by extension, SVG by default in the experiment folder, every kind.
+    let png = ws.file("hist.png");
+    let out = ws
+        .faaset(&[
+            "plot",
+            "calc_service",
+            "t_test_demo",
+            "--kind",
+            "hist",
+            "--output",
+            "hist.png",
+        ])
+        .ok()
+        .stdout();
+    assert_eq!(out.trim(), "hist.png");
+    assert!(std::fs::read(&png).unwrap().starts_with(PNG_SIGNATURE));
+    let svg = |out: Run, file: &str| {
+        let path = ws.file(&format!("{dir}/{file}"));
+        assert_eq!(std::path::Path::new(out.stdout().trim()), path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("<svg"), "{file} is not an SVG");
+        text
+    };
+    let hist = svg(
+        ws.faaset(&["plot", "calc_service", "t_test_demo"]).ok(),
+        "hist-runtime.svg",
+    );
+    assert!(hist.contains("calc_service/t_test_demo: runtime"));
+    svg(
+        ws.faaset(&[
+            "plot",
+            "calc_service",
+            "t_test_demo",
+            "--kind",
+            "box",
+            "--group-by",
+            "memorySize",
+        ])
+        .ok(),
+        "box-runtime.svg",
+    );
+    svg(
+        ws.faaset(&[
+            "plot",
+            "calc_service",
+            "t_test_demo",
+            "--kind",
+            "cdf",
+            "--metric",
+            "latency",
+        ])
+        .ok(),
+        "cdf-latency.svg",
+    );
+    svg(
+        ws.faaset(&["plot", "calc_service", "t_test_demo", "--kind", "timeline"])
+            .ok(),
+        "timeline.svg",
+    );
+}
+
+/// A workspace with function `f` (not deployed) and experiments written by hand.
+fn crafted() -> TempWorkspace {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("f", "fn f(_r: Value, _c: Context) -> Value { json!({}) }\n");
+    let write = |experiment: &str, csv: &str| {
+        let dir = ws.file(&format!("functions/f/experiments/{experiment}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("results.csv"), csv).unwrap();
+    };
+    write(
+        "sweep",
+        "threadID,runID,startTime,endTime,roundTripTime,latency,error,payload,runtime,coldStart,newcontainer,memorySize\n\
+         0,0,1000,1012,12,2,,{},10,true,1,128\n\
+         0,1,1012,1034,22,2,,{},20,false,0,128\n\
+         0,2,1034,1066,32,2,,{},30,false,0,128\n\
+         0,3,1066,1070,4,,\"boom, \"\"bad\"\"\nsecond line\",{},,,,128\n\
+         1,0,1000,1007,7,2,,{},5,true,1,1024\n\
+         1,1,1007,1014,7,2,,{},5,false,0,1024\n",
+    );
+    write("one", "threadID,runID,error,runtime\n0,0,,10\n");
+    write("failed", "threadID,runID,error,runtime\n0,0,x,\n0,1,y,\n");
+    write("empty", "");
+    ws
+}
+
+#[test]
+fn numbers_groups_and_layout_on_a_known_file() {
+    let ws = crafted();
+    let out = ws.faaset(&["load", "f", "sweep"]).ok().stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "threadID",
+            "runID",
+            "roundTripTime",
+            "runtime",
+            "latency",
+            "coldStart",
+            "memorySize",
+            "error"
+        ]
+    );
+    assert_eq!(lines.len(), 1 + 6 + 2, "{out}");
+    assert!(
+        lines[4].ends_with("128  boom, \"bad\" second line"),
+        "one line per call: {out}"
+    );
+    assert!(out.contains("showing 8 of 12 columns; `faaset load f sweep --csv` prints them all"));
+    assert!(out.contains("6 rows, 1 errors, 2 cold starts"), "{out}");
+
+    let out = ws.faaset(&["stats", "f", "sweep"]).ok().stdout();
+    let rows = table_rows(&out);
+    // 5 successful runtimes 10, 20, 30, 5, 5: mean 14, median 10.
+    assert_eq!(
+        rows[0][..7],
+        ["5", "1", "2", "5.00", "30.00", "14.00", "10.00"],
+        "{out}"
+    );
+    let out = ws
+        .faaset(&["stats", "f", "sweep", "--group-by", "memorySize"])
+        .ok()
+        .stdout();
+    let rows = table_rows(&out);
+    assert_eq!(
+        out.lines().nth(1).unwrap().split_whitespace().next(),
+        Some("memorySize")
+    );
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(
+        rows[0][..8],
+        ["128", "3", "1", "1", "10.00", "30.00", "20.00", "20.00"],
+        "{out}"
+    );
+    assert_eq!(rows[1][..5], ["1024", "2", "0", "1", "5.00"], "{out}");
+    assert_eq!(rows[1][8], "0.00", "sd of equal values: {out}");
+
+    // Every experiment against itself: the same values, p = 1.
+    let out = ws.faaset(&["ttest", "f/sweep", "f/sweep"]).ok().stdout();
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("not significant at 0.05"),
+        "{out}"
+    );
+    assert!(
+        out.contains("runtime (ms), successful calls only (a 5 of 6 rows, b 5 of 6 rows)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_requests_are_one_line_errors_that_write_nothing() {
+    let ws = crafted();
+    let before = ws.snapshot();
+    let cases: &[(&[&str], &str)] = &[
+        (&["load", "nope", "x"], "unknown function \"nope\""),
+        (&["load", "Bad", "x"], "invalid function name \"Bad\""),
+        (&["stats", "f", "../x"], "invalid experiment name \"../x\""),
+        (&["load", "f", "nope"], "unknown experiment \"nope\" of f (experiments: empty, failed, one, sweep)"),
+        (&["plot", "f", "swep"], "unknown experiment \"swep\" of f (did you mean \"sweep\"? experiments: empty"),
+        (&["stats", "f", "sweep", "--metric", "runtme"], "unknown column \"runtme\" in f/sweep (did you mean \"runtime\"? numeric columns: threadID, runID, startTime"),
+        (&["stats", "f", "sweep", "--metric", "payload"], "column \"payload\" of f/sweep is not numeric (row 1 holds \"{}\")"),
+        (&["stats", "f", "sweep", "--group-by", "memory"], "unknown column \"memory\" in f/sweep"),
+        (&["stats", "f", "failed"], "no successful call of f/failed has a runtime value (2 rows, 2 errors)"),
+        (&["stats", "f", "empty"], "f/empty has no results yet (its results.csv is empty)"),
+        (&["ttest", "f/sweep", "f"], "expected FUNCTION/EXPERIMENT, e.g. calc_service/t_test_demo, got \"f\""),
+        (&["ttest", "f/sweep", "f/one"], "sample b has 1 value(s) but a welch t-test needs at least 2"),
+        (&["ttest", "f/sweep", "f/nope"], "unknown experiment \"nope\""),
+        (&["ttest", "f/sweep", "f/one", "--paired"], "sample a has 1 value(s) but a paired t-test needs at least 2"),
+        (&["plot", "f", "sweep", "--kind", "pie"], "unknown plot kind \"pie\" (kinds: hist, box, cdf, timeline)"),
+        (&["plot", "f", "sweep", "--output", "x.jpg"], "the output file must end in .svg or .png"),
+        (&["plot", "f", "sweep", "--group-by", "memorySize"], "--group-by applies to box and cdf plots, not hist"),
+        (&["plot", "f", "sweep", "--metric", "nope"], "unknown column \"nope\""),
+        (&["plot", "f", "failed"], "no successful call of f/failed has a runtime value"),
+        (&["plot", "f", "sweep", "--output", "no/such/dir/x.svg"], "the folder no/such/dir does not exist"),
+        (&["plot", "f", "one", "--kind", "timeline"], "f/one has no startTime column"),
+    ];
+    for (args, expected) in cases {
+        ws.faaset(args).user_error(expected);
+        assert!(
+            ws.snapshot() == before,
+            "`faaset {}` wrote to the workspace",
+            args.join(" ")
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The `http` platform: a function reached by POSTing JSON to a URL, measured by the same
+//! runner — including thousands of concurrent calls as async tasks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use faaset::experiment::{experiment, ExperimentSpec};
+use faaset::Workspace;
+use serde_json::{json, Value};
+
+use crate::support::TempWorkspace;
+
+/// A real HTTP function on loopback at `/fn/<ms>`: echoes the payload after `ms`; a payload
+/// `{"fail": true}` gets a 500.
+fn serve(runtime: &tokio::runtime::Runtime) -> String {
+    let served = Arc::new(AtomicU64::new(0));
+    let app = Router::new()
+        .route(
+            "/fn/{ms}",
+            post(
+                |State(served): State<Arc<AtomicU64>>,
+                 Path(ms): Path<u64>,
+                 Json(payload): Json<Value>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    let n = served.fetch_add(1, Ordering::Relaxed);
+                    if payload["fail"] == true {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"oops": n})));
+                    }
+                    (
+                        StatusCode::OK,
+                        Json(json!({"echo": payload, "served": n, "runtime": 1.5})),
+                    )
+                },
+            ),
+        )
+        .with_state(served);
+    // A backlog as large as the kernel allows (tokio's default is 1,024): 5,000 clients
+    // connect at once, as they would to a real FaaS gateway.
+    let listener = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        socket.listen(8192).unwrap()
+    });
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/fn")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_http_function_is_deployed_by_recording_its_url_and_called_like_any_other() {
+    let rt = runtime();
+    let url = serve(&rt);
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.faaset(&["new", "remote", "--platform", "http"])
+        .user_error("config key \"url\" is required for platform http");
+    assert!(!ws.file("functions/remote").exists(), "nothing written");
+    ws.faaset(&[
+        "new",
+        "remote",
+        "--platform",
+        "http",
+        "--config",
+        r#"{"url":"ftp://x"}"#,
+    ])
+    .ok();
+    assert!(
+        !ws.file("functions/remote/src/function.rs").exists(),
+        "no source for http"
+    );
+    ws.faaset(&["deploy", "remote"]).ok();
+    ws.faaset(&["invoke", "remote"])
+        .user_error("must be an http(s) URL");
+    let config = format!(r#"{{"url":"{url}/0","headers":{{"X-Test":"1"}}}}"#);
+    let deploy = ws.faaset(&["deploy", "remote", "--config", &config]).ok();
+    assert!(!deploy.stderr().contains("building"), "{}", deploy.stderr());
+    let r = ws
+        .faaset(&["invoke", "remote", r#"{"name":"Steve"}"#])
+        .ok()
+        .json();
+    assert_eq!(r["echo"]["name"], "Steve");
+    let latency = r["latency"].as_f64().unwrap();
+    assert!((r["roundTripTime"].as_f64().unwrap() - 1.5 - latency).abs() < 1e-9);
+    ws.faaset(&["invoke", "remote", r#"{"fail":true}"#])
+        .user_error("answered 500 Internal Server Error");
+}
+
+#[test]
+fn five_thousand_concurrent_calls_are_tasks_not_threads() {
+    let rt = runtime();
+    let url = serve(&rt);
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.faaset(&[
+        "new",
+        "slow_remote",
+        "--platform",
+        "http",
+        "--config",
+        &format!(r#"{{"url":"{url}/1000"}}"#),
+    ])
+    .ok();
+    ws.faaset(&["deploy", "slow_remote"]).ok();
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let mut spec = ExperimentSpec::new("slow_remote", "scale");
+    spec.threads = 5000;
+    spec.runs_per_thread = 1;
+    let started = Instant::now();
+    let summary = rt.block_on(experiment(&workspace, &spec, &|_| {})).unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(summary.calls, 5000);
+    assert_eq!(summary.errors, 0);
+    let rows = std::fs::read_to_string(&summary.results_csv)
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(rows, 5000);
+    // 5,000 one-second calls one after another would take 83 minutes; concurrently, seconds.
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+}

@@ -1,0 +1,269 @@
+//! `faaset experiment` and `faaset sweep` end to end on the real local engine: rows and the
+//! printed summary, bad input refused before anything is written, and a memory sweep whose
+//! durations follow the CPU share the engine enforces, with its table, chart, tagged rows
+//! and the function's memory restored afterwards.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::support::TempWorkspace;
+
+/// The rows (column → cell) of a results.csv.
+fn rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn json_file(ws: &TempWorkspace, relative: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(ws.file(relative)).unwrap()).unwrap()
+}
+
+#[test]
+fn experiment_writes_a_row_per_call_and_prints_a_summary() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    // Not deployed yet: the experiment deploys it first, as `faaset invoke` does.
+    let run = ws
+        .faaset(&[
+            "experiment",
+            "hello_world",
+            "--threads",
+            "2",
+            "--runs-per-thread",
+            "3",
+            "--payloads",
+            r#"[{"name": "Bob"}, {"name": "Steve"}]"#,
+            "--experiment-name",
+            "hello_experiment",
+            "--shuffle-payloads",
+            "--tags",
+            r#"{"series": "a"}"#,
+        ])
+        .ok();
+    let (stdout, stderr) = (run.stdout(), run.stderr());
+    assert!(stderr.contains("built and published"), "{stderr}");
+    assert!(
+        stdout.contains("experiment hello_experiment of hello_world on local: 6 calls, 0 errors"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("calls/s"), "{stdout}");
+    assert!(
+        stdout.contains(" cold start"),
+        "cold starts are known: {stdout}"
+    );
+    // No terminal: no bar, but a final line on stderr.
+    assert!(
+        stderr.contains("hello_world/hello_experiment: 6 of 6 calls done, 0 errors"),
+        "{stderr}"
+    );
+    let csv = ws.file("functions/hello_world/experiments/hello_experiment/results.csv");
+    let printed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .expect("results path printed");
+    assert_eq!(
+        std::path::Path::new(printed),
+        csv.canonicalize().unwrap().as_path()
+    );
+    let rows = rows(&csv);
+    assert_eq!(rows.len(), 6);
+    let mut names = BTreeMap::<String, usize>::new();
+    for row in &rows {
+        assert_eq!(row["error"], "", "{row:?}");
+        assert_eq!(row["tags"], r#"{"series":"a"}"#);
+        *names.entry(row["message"].clone()).or_default() += 1;
+    }
+    assert_eq!(
+        names,
+        BTreeMap::from([("Hello Bob!".into(), 3), ("Hello Steve!".into(), 3)])
+    );
+}
+
+#[test]
+fn bad_input_exits_1_with_one_line_and_writes_nothing() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    let before = ws.snapshot();
+    let experiment = |extra: &[&str]| {
+        let mut args = vec!["experiment", "hello_world", "--experiment-name", "refused"];
+        args.extend_from_slice(extra);
+        ws.faaset(&args)
+    };
+    experiment(&["--threads", "0"]).user_error("threads must be at least 1");
+    experiment(&["--runs-per-thread", "0"]).user_error("runs_per_thread must be at least 1");
+    experiment(&["--payloads", "[]"]).user_error("the payload list is empty");
+    experiment(&["--payloads", "{not json"]).user_error("--payloads is not valid JSON");
+    experiment(&["--payloads", r#"{"name": "Bob"}"#]).user_error("--payloads must be a JSON array");
+    experiment(&["--tags", "[1]"]).user_error("--tags must be a JSON object");
+    ws.faaset(&["experiment", "nosuch", "--experiment-name", "refused"])
+        .user_error("unknown function \"nosuch\"");
+
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", "hello_world"];
+        args.extend_from_slice(extra);
+        ws.faaset(&args)
+    };
+    sweep(&["--memory", "64,128"])
+        .user_error("bad value 64 for config key \"memory\" of platform local");
+    sweep(&["--memory", "128,256,128"]).user_error("memory setting 128 MB is listed twice");
+    sweep(&["--discard-top-bottom", "0.5"]).user_error("discard_top_bottom must be from 0");
+    sweep(&["--output", "chart.gif"]).user_error("must end in .svg or .png");
+    sweep(&["--payloads", "[]"]).user_error("the payload list is empty");
+    ws.faaset(&["sweep", "nosuch"])
+        .user_error("unknown function \"nosuch\"");
+
+    assert!(!ws.file("functions/hello_world/experiments").exists());
+    assert!(!ws.file("functions/hello_world/local/.build").exists());
+    assert!(before == ws.snapshot(), "nothing was written");
+}
+
+/// One row of the sweep table: (memory, calls, errors, mean ms, median ms, USD per call).
+fn table(stdout: &str) -> Vec<(u32, usize, usize, f64, f64, f64)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            if cells.len() != 8 || cells[1] != "MB" {
+                return None;
+            }
+            let memory = cells[0].parse().ok()?;
+            Some((
+                memory,
+                cells[2].parse().unwrap(),
+                cells[3].parse().unwrap(),
+                cells[4].parse().unwrap(),
+                cells[5].parse().unwrap(),
+                cells[6].parse().unwrap(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
+    let ws = TempWorkspace::with_functions(&["calc_service"]);
+    ws.faaset(&["deploy", "calc_service", "--config", r#"{"memory": 1024}"#])
+        .ok();
+    let run = ws
+        .faaset(&[
+            "sweep",
+            "calc_service",
+            "--memory",
+            "512,128,256",
+            "--threads",
+            "1",
+            "--runs-per-thread",
+            "3",
+            // ≈ 5 ms of CPU: several 20 ms CFS periods at 128 MB's 1.4 ms quota.
+            "--payloads",
+            r#"[{"calcs": 50000, "loops": 10}]"#,
+            "--output",
+            "chart.svg",
+        ])
+        .ok();
+    let (stdout, stderr) = (run.stdout(), run.stderr());
+    let table = table(&stdout);
+    let memories: Vec<u32> = table.iter().map(|r| r.0).collect();
+    assert_eq!(memories, [128, 256, 512], "ascending: {stdout}");
+    for &(memory, calls, errors, mean, median, cost) in &table {
+        assert_eq!((calls, errors), (3, 0), "{memory} MB: {stdout}");
+        assert!(mean > 0.0 && median > 0.0 && cost > 0.0, "{stdout}");
+    }
+    let median = |i: usize| table[i].4;
+    assert!(
+        median(0) > median(1) && median(1) > median(2) && median(0) > 1.5 * median(2),
+        "durations fall as memory (CPU share) grows: {stdout}"
+    );
+    for strategy in ["cost", "speed", "balanced"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("best for {strategy}: ")))
+            .unwrap_or_else(|| panic!("no best for {strategy}: {stdout}"));
+        assert!(
+            ["128 MB", "256 MB", "512 MB"]
+                .iter()
+                .any(|m| line.contains(m)),
+            "{line}"
+        );
+    }
+    assert!(stdout.contains("best for speed: 512 MB"), "{stdout}");
+    assert!(stdout.contains("$0.0000166667 per GB-second"), "{stdout}");
+    assert!(stdout.contains("chart: chart.svg"), "{stdout}");
+    let chart = std::fs::read_to_string(ws.file("chart.svg")).unwrap();
+    assert!(chart.contains("<svg"), "an SVG chart");
+    assert!(stderr.contains("memory restored to 1024 MB"), "{stderr}");
+
+    // Rows: tagged with their setting, and run at it.
+    let dir = "functions/calc_service/experiments/memory_sweep";
+    let rows = rows(&ws.file(&format!("{dir}/results.csv")));
+    assert_eq!(rows.len(), 9);
+    for row in &rows {
+        let tags: Value = serde_json::from_str(&row["tags"]).unwrap();
+        assert_eq!(tags["memory"].to_string(), row["memorySize"], "{row:?}");
+    }
+    let record = json_file(&ws, &format!("{dir}/experiment.json"));
+    let memories: Vec<&Value> = record["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| &run["config"]["memory"])
+        .collect();
+    assert_eq!(memories, [128, 256, 512]);
+
+    // Restored: saved and deployed configuration, and what the engine runs.
+    let state = json_file(&ws, "functions/calc_service/FAASET.json");
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], 1024);
+    assert_eq!(
+        state["config"]["local"],
+        serde_json::json!({"memory": 1024})
+    );
+    let call = ws
+        .faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
+        .ok();
+    assert!(
+        call.stderr().contains("up to date"),
+        "no redeploy: {}",
+        call.stderr()
+    );
+    assert_eq!(call.json()["memorySize"], 1024);
+
+    // A sweep failing part-way (its experiment is locked by another run, after the first
+    // reconfigure) still restores the memory.
+    let lock = std::fs::File::create(ws.file(&format!("{dir}/.lock"))).unwrap();
+    lock.lock().unwrap();
+    let failed = ws
+        .faaset(&[
+            "sweep",
+            "calc_service",
+            "--memory",
+            "128",
+            "--runs-per-thread",
+            "1",
+        ])
+        .user_error("experiment memory_sweep of calc_service is already running");
+    assert!(
+        failed.stderr().contains("memory restored to 1024 MB"),
+        "{}",
+        failed.stderr()
+    );
+    drop(lock);
+    let state = json_file(&ws, "functions/calc_service/FAASET.json");
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], 1024);
+    assert_eq!(
+        state["config"]["local"],
+        serde_json::json!({"memory": 1024})
+    );
+    let call = ws
+        .faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
+        .ok();
+    assert_eq!(call.json()["memorySize"], 1024);
+}
