@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -68,12 +68,16 @@ impl Environment {
         code: &Path,
         limits: &Limits,
     ) -> std::io::Result<Arc<Environment>> {
-        let cgroup = limits.create(&id, spec.memory_size)?.map(Arc::new);
         let (tx, rx) = mpsc::channel(1);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let created = Instant::now();
-        let init = Arc::new(runtime_api::InitState::default());
+        let cgroup = limits.create(&id, spec.memory_size)?.map(Arc::new);
+        let init = Arc::new(runtime_api::InitState {
+            ready: OnceLock::new(),
+            error: OnceLock::new(),
+            cgroup: cgroup.clone(),
+        });
         let server = tokio::spawn(runtime_api::serve(listener, rx, init.clone()));
 
         let log = std::fs::OpenOptions::new()

@@ -37,6 +37,9 @@ pub struct EnvironmentCgroup {
     procs: Vec<CString>,
     peak_file: PathBuf,
     oom_file: PathBuf,
+    /// The CPU quota file and the value that limits it, written when init ends.
+    cpu_file: PathBuf,
+    cpu_value: String,
     v2: bool,
 }
 
@@ -93,8 +96,11 @@ impl Limits {
                 let _ = std::fs::write(mem.join("memory.memsw.limit_in_bytes"), bytes.to_string());
                 let _ = std::fs::write(mem.join("memory.swappiness"), "0");
                 std::fs::write(cpu_dir.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string())?;
-                std::fs::write(cpu_dir.join("cpu.cfs_quota_us"), quota.to_string())?;
+                // Unlimited until init ends (see `EnvironmentCgroup::limit_cpu`).
+                std::fs::write(cpu_dir.join("cpu.cfs_quota_us"), "-1")?;
                 EnvironmentCgroup {
+                    cpu_file: cpu_dir.join("cpu.cfs_quota_us"),
+                    cpu_value: quota.to_string(),
                     procs: vec![
                         c_path(&mem.join("cgroup.procs")),
                         c_path(&cpu_dir.join("cgroup.procs")),
@@ -110,8 +116,10 @@ impl Limits {
                 std::fs::create_dir_all(&dir)?;
                 std::fs::write(dir.join("memory.max"), bytes.to_string())?;
                 let _ = std::fs::write(dir.join("memory.swap.max"), "0");
-                std::fs::write(dir.join("cpu.max"), format!("{quota} {CPU_PERIOD_US}"))?;
+                std::fs::write(dir.join("cpu.max"), format!("max {CPU_PERIOD_US}"))?;
                 EnvironmentCgroup {
+                    cpu_file: dir.join("cpu.max"),
+                    cpu_value: format!("{quota} {CPU_PERIOD_US}"),
                     procs: vec![c_path(&dir.join("cgroup.procs"))],
                     peak_file: dir.join("memory.peak"),
                     oom_file: dir.join("memory.events"),
@@ -144,6 +152,7 @@ impl Hierarchy {
     /// Creates the engine's parent cgroups, proving we may.
     fn probe(&self) -> Result<(), String> {
         for dir in self.dirs() {
+            remove_stale_siblings(dir);
             std::fs::create_dir_all(dir).map_err(|e| {
                 format!("cannot create cgroup {} ({e}); run the engine as root or with a delegated cgroup", dir.display())
             })?;
@@ -164,6 +173,13 @@ impl EnvironmentCgroup {
     /// Paths of `cgroup.procs` files for the child to join before `exec`.
     pub fn procs_files(&self) -> Vec<CString> {
         self.procs.clone()
+    }
+
+    /// Applies the CPU quota. Called when the runtime first asks for work: init (process
+    /// start) runs on the host's CPUs so a cold start measures starting, not throttling;
+    /// every invocation runs under the quota. Memory is limited from the start.
+    pub fn limit_cpu(&self) -> std::io::Result<()> {
+        std::fs::write(&self.cpu_file, &self.cpu_value)
     }
 
     /// Peak memory of the environment in MB.
@@ -194,15 +210,52 @@ impl EnvironmentCgroup {
 
 impl Drop for EnvironmentCgroup {
     fn drop(&mut self) {
-        for dir in &self.dirs {
-            // The process has been reaped by now; the kernel may need a moment to release it.
-            for _ in 0..20 {
-                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+        let dirs = std::mem::take(&mut self.dirs);
+        let left: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|dir| std::fs::remove_dir(dir).is_err() && dir.exists())
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        // The kernel may take a moment to release a just-reaped process; retry off the
+        // engine's (single) thread.
+        std::thread::spawn(move || {
+            for _ in 0..40 {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                if left
+                    .iter()
+                    .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists())
+                {
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+    }
+}
+
+/// Removes the cgroups of engines that ended without cleaning up (killed): sibling
+/// `faaset-engine-<pid>` folders whose process is gone, with their empty children.
+fn remove_stale_siblings(own: &Path) {
+    let Some(parent) = own.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("faaset-engine-")) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(children) = std::fs::read_dir(&dir) {
+            for child in children.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(child.path());
             }
         }
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 

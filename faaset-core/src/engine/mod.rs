@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -89,6 +90,10 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
     };
     let app = control::router(engine.clone());
     let stop = engine.clone();
+    // No Nagle delay on small request/answer exchanges.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let mut term =

@@ -9,19 +9,22 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::sync::{mpsc, oneshot};
 
 use super::environment::{Invocation, RuntimeReply};
+use super::limits::EnvironmentCgroup;
 use crate::function::now_ms;
 
 /// What the runtime API saw of the environment's init phase.
-#[derive(Default)]
 pub struct InitState {
     /// When the runtime first asked for work: the end of init.
     pub ready: OnceLock<Instant>,
     /// The error the runtime reported through `/runtime/init/error`.
     pub error: OnceLock<String>,
+    /// The environment's cgroup, whose CPU quota starts when init ends.
+    pub cgroup: Option<Arc<EnvironmentCgroup>>,
 }
 
 struct RuntimeState {
@@ -51,11 +54,21 @@ pub async fn serve(
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(state);
+    // No Nagle delay: every exchange here is one small request and one small answer.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let _ = axum::serve(listener, app).await;
 }
 
 async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
-    state.init.ready.get_or_init(Instant::now);
+    if state.init.ready.set(Instant::now()).is_ok() {
+        if let Some(cgroup) = &state.init.cgroup {
+            if let Err(e) = cgroup.limit_cpu() {
+                eprintln!("faaset engine: cannot apply the CPU quota: {e}");
+            }
+        }
+    }
     let Some(invocation) = state.invocations.lock().await.recv().await else {
         return (StatusCode::GONE, "the environment is shutting down").into_response();
     };

@@ -17,10 +17,23 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("cannot start the tokio runtime");
+    // The engine runs on one thread: its work is handing small messages between sockets, and
+    // staying on one thread saves a cross-thread wake-up per hop (the functions' own
+    // processes use the other cores).
+    let engine = matches!(
+        cli.command,
+        cli::Command::Local {
+            command: cli::LocalCommand::Serve { .. }
+        }
+    );
+    let runtime = if engine {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("cannot start the tokio runtime");
     let code = match runtime.block_on(commands::run(cli)) {
         Ok(()) => 0,
         Err(error) => {
