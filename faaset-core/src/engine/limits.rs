@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 pub const MB_PER_CPU: f64 = 1769.0;
 /// Lambda's largest CPU allocation.
 pub const MAX_CPUS: f64 = 6.0;
-/// CFS period: short enough that a call of a few tens of ms sees its share smoothly.
-const CPU_PERIOD_US: u64 = 20_000;
+/// CFS period: the kernel's default. Shorter periods lose a scheduling delay per period,
+/// which at small quotas (128 MB ≈ 7% of a CPU) made calls up to 40% slower than Lambda's
+/// ratio (measured by `bench/fidelity.sh`).
+const CPU_PERIOD_US: u64 = 100_000;
 
 /// Whether and how limits are enforced, decided once per engine.
 pub enum Limits {
@@ -350,17 +352,17 @@ mod tests {
 
     #[test]
     fn cpu_quota_follows_lambda() {
-        assert_eq!(cpu_quota_us(1769, 8.0), 20_000);
-        assert_eq!(cpu_quota_us(3538, 8.0), 40_000);
-        assert_eq!(cpu_quota_us(128, 8.0), 1447);
-        assert_eq!(cpu_quota_us(10240, 8.0), 115_772);
+        assert_eq!(cpu_quota_us(1769, 8.0), 100_000);
+        assert_eq!(cpu_quota_us(3538, 8.0), 200_000);
+        assert_eq!(cpu_quota_us(128, 8.0), 7236);
+        assert_eq!(cpu_quota_us(10240, 8.0), 578_858);
         assert_eq!(
             cpu_quota_us(10240, 2.0),
-            40_000,
+            200_000,
             "capped at the host's CPUs"
         );
-        assert_eq!(cpu_quota_us(12_000, 64.0), 120_000, "capped at 6 CPUs");
-        assert_eq!(cpu_quota_us(16, 8.0), 1000, "the kernel's minimum");
+        assert_eq!(cpu_quota_us(12_000, 64.0), 600_000, "capped at 6 CPUs");
+        assert_eq!(cpu_quota_us(1, 8.0), 1000, "the kernel's minimum");
     }
 
     #[test]

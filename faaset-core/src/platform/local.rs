@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::connections::Connections;
+
 use crate::config::{Config, KeySpec, Kind};
 use crate::engine::wire::{self, EngineStatus, FunctionSpec, Report};
 use crate::engine::{self, EngineInfo};
@@ -58,6 +60,11 @@ pub struct EngineResponse {
 /// A connection to the workspace's running engine (cheap to clone; pooled HTTP).
 #[derive(Clone)]
 pub struct EngineClient {
+    /// The invoke path: lean keep-alive connections (see `connections`).
+    connections: Connections,
+    /// `Host` header of those requests.
+    host: String,
+    /// Control requests (publish, status): a general client.
     base: String,
     authorization: String,
     http: reqwest::Client,
@@ -100,7 +107,7 @@ impl EngineClient {
     pub async fn running(workspace: &Workspace) -> Option<Self> {
         let text = std::fs::read_to_string(engine::info_file(workspace)).ok()?;
         let info: EngineInfo = serde_json::from_str(&text).ok()?;
-        let client = Self::new(&info);
+        let client = Self::new(&info)?;
         let health = client
             .http
             .get(format!("{}/faaset/health", client.base))
@@ -112,8 +119,11 @@ impl EngineClient {
         health.status().is_success().then_some(client)
     }
 
-    fn new(info: &EngineInfo) -> Self {
-        EngineClient {
+    fn new(info: &EngineInfo) -> Option<Self> {
+        let address: std::net::SocketAddr = info.address.parse().ok()?;
+        Some(EngineClient {
+            connections: Connections::new(address),
+            host: info.address.clone(),
             base: format!("http://{}", info.address),
             authorization: format!("Bearer {}", info.token),
             http: reqwest::Client::builder()
@@ -122,7 +132,7 @@ impl EngineClient {
                 .pool_max_idle_per_host(usize::MAX)
                 .build()
                 .expect("HTTP client"),
-        }
+        })
     }
 
     /// Creates or updates a function.
@@ -170,33 +180,29 @@ impl EngineClient {
         name: &str,
         payload: bytes::Bytes,
     ) -> Result<Option<EngineResponse>> {
-        let response = self
-            .http
-            .post(format!(
-                "{}/2015-03-31/functions/{name}/invocations",
-                self.base
-            ))
+        let request = hyper::Request::post(format!("/2015-03-31/functions/{name}/invocations"))
+            .header(hyper::header::HOST, &self.host)
             .header(wire::AUTHORIZATION, &self.authorization)
-            .body(payload)
-            .send()
+            .body(http_body_util::Full::new(payload))
+            .map_err(|e| Error::Internal(format!("invoke request: {e}")))?;
+        let answer = self
+            .connections
+            .send(request)
             .await
             .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        if answer.status == hyper::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let status = response.status();
-        let function_error = response.headers().contains_key(wire::FUNCTION_ERROR);
-        let report = response
-            .headers()
+        let function_error = answer.headers.contains_key(wire::FUNCTION_ERROR);
+        let report = answer
+            .headers
             .get(wire::REPORT)
             .and_then(|v| serde_json::from_slice(v.as_bytes()).ok());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
-        if !status.is_success() {
+        let body = answer.body;
+        if !answer.status.is_success() {
             return Err(Error::Engine(format!(
-                "invoke failed ({status}): {}",
+                "invoke failed ({}): {}",
+                answer.status,
                 String::from_utf8_lossy(&body)
             )));
         }

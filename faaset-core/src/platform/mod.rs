@@ -4,6 +4,7 @@
 //! A platform is a template folder (`platforms/<p>/`: `default_config.json`, `build.sh`,
 //! `run.sh`, wrapper sources) plus the code here that publishes and invokes natively.
 
+pub mod connections;
 pub mod http;
 pub mod local;
 pub mod scripts;

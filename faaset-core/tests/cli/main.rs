@@ -4,6 +4,7 @@
 mod support;
 
 mod analysis;
+mod durability;
 mod errors;
 mod experiment;
 mod http;
