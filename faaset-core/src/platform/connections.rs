@@ -3,21 +3,31 @@
 //!
 //! Built on hyper's connection API rather than a general client (reqwest): on this path a
 //! general client's pool and middleware cost about as much as the engine's own work
-//! (`bench/run.sh`, rows 1 and 2a–2h).
+//! (`bench/run.sh`, rows 1 and 2a–2h). Each connection is driven by the task that uses it
+//! (not a task of its own), so a call takes no cross-thread wake-up on the client side.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
+
+type Body = Full<Bytes>;
+
+/// One keep-alive connection: the request half and the connection future that does its I/O.
+struct Pooled {
+    sender: SendRequest<Body>,
+    connection: Pin<Box<Connection<TokioIo<tokio::net::TcpStream>, Body>>>,
+}
 
 /// Idle connections, most recently used last.
 #[derive(Clone)]
 pub struct Connections {
     address: SocketAddr,
-    idle: Arc<Mutex<Vec<SendRequest<Full<Bytes>>>>>,
+    idle: Arc<Mutex<Vec<Pooled>>>,
 }
 
 /// A response with its whole body.
@@ -35,26 +45,42 @@ impl Connections {
         }
     }
 
-    /// Sends a request on an idle connection (or a new one) and reads the whole answer.
-    pub async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
-        let mut sender = match self.take_idle() {
-            Some(sender) => sender,
-            None => self.connect().await?,
-        };
-        let response = match sender.send_request(request).await {
-            Ok(response) => response,
-            Err(e) => return Err(format!("request to {} failed: {e}", self.address)),
-        };
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| format!("reading the answer of {} failed: {e}", self.address))?
-            .to_bytes();
-        // The answer is read whole, so the connection is free for the next request.
-        if !sender.is_closed() {
-            self.idle.lock().unwrap().push(sender);
+    /// Sends the request `make` builds on an idle connection (or a new one) and reads the
+    /// whole answer. A pooled connection the server has closed meanwhile is replaced once.
+    pub async fn send(&self, make: impl Fn() -> hyper::Request<Body>) -> Result<Answer, String> {
+        if let Some(pooled) = self.take_idle() {
+            if let Ok(answer) = self.exchange(pooled, make()).await {
+                return Ok(answer);
+            }
         }
+        let fresh = self.connect().await?;
+        self.exchange(fresh, make()).await
+    }
+
+    async fn exchange(
+        &self,
+        mut pooled: Pooled,
+        request: hyper::Request<Body>,
+    ) -> Result<Answer, String> {
+        let Pooled { sender, connection } = &mut pooled;
+        let call = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((parts, body))
+        };
+        // Drive the connection here while the request and its answer are in flight.
+        let outcome = tokio::select! {
+            biased;
+            outcome = call => outcome.map_err(|e| format!("request to {} failed: {e}", self.address)),
+            ended = connection.as_mut() => Err(match ended {
+                Ok(()) => format!("{} closed the connection", self.address),
+                Err(e) => format!("connection to {} failed: {e}", self.address),
+            }),
+        };
+        let (parts, body) = outcome?;
+        self.idle.lock().unwrap().push(pooled);
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
@@ -62,17 +88,11 @@ impl Connections {
         })
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap();
-        while let Some(sender) = idle.pop() {
-            if sender.is_ready() {
-                return Some(sender);
-            }
-        }
-        None
+    fn take_idle(&self) -> Option<Pooled> {
+        self.idle.lock().unwrap().pop()
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    async fn connect(&self) -> Result<Pooled, String> {
         let stream = tokio::net::TcpStream::connect(self.address)
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
@@ -80,7 +100,9 @@ impl Connections {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("cannot talk HTTP to {}: {e}", self.address))?;
-        tokio::spawn(connection);
-        Ok(sender)
+        Ok(Pooled {
+            sender,
+            connection: Box::pin(connection),
+        })
     }
 }

@@ -180,11 +180,20 @@ impl EngineClient {
         name: &str,
         payload: bytes::Bytes,
     ) -> Result<Option<EngineResponse>> {
-        let request = hyper::Request::post(format!("/2015-03-31/functions/{name}/invocations"))
-            .header(hyper::header::HOST, &self.host)
-            .header(wire::AUTHORIZATION, &self.authorization)
-            .body(http_body_util::Full::new(payload))
-            .map_err(|e| Error::Internal(format!("invoke request: {e}")))?;
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        let request = || {
+            let mut request = hyper::Request::new(http_body_util::Full::new(payload.clone()));
+            *request.method_mut() = hyper::Method::POST;
+            *request.uri_mut() = hyper::Uri::try_from(path.as_str()).expect("a valid path");
+            let headers = request.headers_mut();
+            if let Ok(host) = hyper::header::HeaderValue::from_str(&self.host) {
+                headers.insert(hyper::header::HOST, host);
+            }
+            if let Ok(token) = hyper::header::HeaderValue::from_str(&self.authorization) {
+                headers.insert(wire::AUTHORIZATION, token);
+            }
+            request
+        };
         let answer = self
             .connections
             .send(request)

@@ -133,3 +133,30 @@ fn without_limits_every_record_says_so() {
         "said once: {log}"
     );
 }
+
+#[test]
+fn an_init_longer_than_ten_seconds_fails_as_on_lambda() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    // A per-function wrapper edit (it survives redeploys) that makes init take 12 s.
+    let wrapper = ws.file("functions/hello_world/local/wrapper/main.rs");
+    let text = std::fs::read_to_string(&wrapper).unwrap().replace(
+        "fn main() {",
+        "fn main() {\n    std::thread::sleep(std::time::Duration::from_secs(12));",
+    );
+    std::fs::write(&wrapper, text).unwrap();
+    let started = std::time::Instant::now();
+    ws.faaset(&["invoke", "hello_world"])
+        .user_error("init did not finish within 10 s");
+    assert!(
+        started.elapsed().as_secs() < 12 + 60,
+        "ended by the init timeout"
+    );
+    // The engine goes on serving; restoring the wrapper brings the function back.
+    std::fs::remove_file(&wrapper).unwrap();
+    let ok = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"again"}"#])
+        .ok()
+        .json();
+    assert_eq!(ok["message"], "Hello again!");
+}
