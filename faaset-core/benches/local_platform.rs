@@ -436,6 +436,7 @@ fn engine_log_notes(root: &Path) -> Vec<String> {
 // 1 + 2: warm calls
 
 /// An HTTP endpoint answering POST `BODY`.
+#[derive(Clone)]
 struct HttpTarget {
     url: String,
     authorization: Option<String>,
@@ -476,7 +477,7 @@ async fn warm_calls(
     cargo_lambda: Option<&HttpTarget>,
     calls: usize,
 ) -> Result<WarmSamples> {
-    let invoker = Invoker::new(workspace, "noop", None).await?;
+    let invoker = std::sync::Arc::new(Invoker::new(workspace, "noop", None).await?);
     let http = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -493,6 +494,30 @@ async fn warm_calls(
     let mut ignored = 0;
     library_calls(&invoker, WARM_UP, &mut scratch, &mut ignored).await?;
     reqwest_calls(&http, engine, WARM_UP, &mut scratch).await?;
+    // Async clients run their loops in a spawned task, as experiment workers do (a loop
+    // polled by `block_on` on the main thread pays a thread wake-up per I/O event).
+    let spawned_library = |n: usize| {
+        let invoker = invoker.clone();
+        async move {
+            tokio::spawn(async move {
+                let (mut out, mut cold) = (Vec::new(), 0);
+                library_calls(&invoker, n, &mut out, &mut cold).await?;
+                Ok::<_, anyhow::Error>((out, cold))
+            })
+            .await?
+        }
+    };
+    let spawned_reqwest = |target: &HttpTarget, n: usize| {
+        let (http, target) = (http.clone(), target.clone());
+        async move {
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                reqwest_calls(&http, &target, n, &mut out).await?;
+                Ok::<_, anyhow::Error>(out)
+            })
+            .await?
+        }
+    };
     raw_engine.calls(WARM_UP, &mut scratch)?;
     reqwest_calls(&http, echo, WARM_UP, &mut scratch).await?;
     raw_echo.calls(WARM_UP, &mut scratch)?;
@@ -503,15 +528,17 @@ async fn warm_calls(
     let per_round = calls.div_ceil(ROUNDS);
     for round in 0..ROUNDS {
         let n = per_round.min(calls - round * per_round);
-        library_calls(&invoker, n, &mut s.library, &mut s.cold_starts).await?;
-        reqwest_calls(&http, engine, n, &mut s.reqwest_engine).await?;
+        let (library, cold) = spawned_library(n).await?;
+        s.library.extend(library);
+        s.cold_starts += cold;
+        s.reqwest_engine.extend(spawned_reqwest(engine, n).await?);
         // The raw client blocks: fine here, nothing else runs on this runtime meanwhile.
         raw_engine.calls(n, &mut s.raw_engine)?;
-        reqwest_calls(&http, echo, n, &mut s.reqwest_echo).await?;
+        s.reqwest_echo.extend(spawned_reqwest(echo, n).await?);
         raw_echo.calls(n, &mut s.raw_echo)?;
         if let (Some(target), Some(raw)) = (cargo_lambda, raw_cl.as_mut()) {
             let out = s.reqwest_cargo_lambda.as_mut().expect("set with target");
-            reqwest_calls(&http, target, n, out).await?;
+            out.extend(spawned_reqwest(target, n).await?);
             raw.calls(n, s.raw_cargo_lambda.as_mut().expect("set with target"))?;
         }
     }
