@@ -18,13 +18,19 @@ step faaset reconfigure hello_world '{"memory":1024}'
 step faaset invoke hello_world '{"name":"Steve"}'
 step faaset deploy sleeper
 printf '\n$ eight concurrent calls of sleeper (200 ms each)\n'
+out="$(mktemp -d)"
 start=$(date +%s%N)
-for i in 1 2 3 4 5 6 7 8; do faaset invoke sleeper '{"ms":200}' >"/tmp/faaset-demo-$i.json" 2>/dev/null & done
-wait
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  faaset invoke sleeper '{"ms":200}' >"$out/$i.json" 2>"$out/$i.err" & pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || { cat "$out"/*.err >&2; echo "demo: a call of sleeper failed" >&2; exit 1; }
+done
 end=$(date +%s%N)
 echo "all eight answered in $(( (end - start) / 1000000 )) ms (includes starting eight faaset processes)"
-grep -h '"environmentId"' /tmp/faaset-demo-*.json | sort | uniq -c
-rm -f /tmp/faaset-demo-*.json
+grep -h '"environmentId"' "$out"/*.json | sort | uniq -c
+rm -rf "$out"
 step faaset local status
 step faaset list
 echo

@@ -45,13 +45,12 @@ rm -rf "$data.old"
 
 say "precompiling the dependencies functions share"
 warm="$(mktemp -d)"
-trap 'rm -rf "$warm"' EXIT
+trap '"$prefix/bin/faaset" --workspace "$warm" local stop >/dev/null 2>&1 || true; rm -rf "$warm"' EXIT
 mkdir -p "$warm/functions/warm_up/src"
 printf '{"name": "warm_up", "platform": "local"}\n' > "$warm/functions/warm_up/FAASET.json"
 printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})\n}\n' \
   > "$warm/functions/warm_up/src/function.rs"
 "$prefix/bin/faaset" --workspace "$warm" deploy warm_up >/dev/null
-"$prefix/bin/faaset" --workspace "$warm" local stop >/dev/null 2>&1 || true
 
 case ":$PATH:" in
   *":$prefix/bin:"*) say "done: run \`faaset --help\`" ;;

@@ -138,6 +138,7 @@ pub async fn deploy(
     request: &DeployRequest,
     sink: &dyn Sink,
 ) -> Result<DeployOutcome> {
+    let _lock = lock_function(workspace, &request.name).await?;
     let prepared = prepare(workspace, request)?;
     persist(&prepared)?;
     let p = &prepared;
@@ -212,6 +213,7 @@ pub async fn reconfigure(
         config,
         ..DeployRequest::default()
     };
+    let _lock = lock_function(workspace, name).await?;
     let p = prepare(workspace, &request)?;
     let platform = p.platform.name();
     let Some(deployed) = p.state.deployed.get(platform) else {
@@ -406,4 +408,19 @@ fn relative_to_cwd(path: &std::path::Path) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// One deploy or reconfigure of a function at a time, across processes (a notebook cell and a
+/// CLI call may overlap): an exclusive lock on `.faaset/locks/<fn>.lock`, held until the
+/// returned file is dropped. Invalid names are refused before any path is built.
+async fn lock_function(workspace: &Workspace, name: &str) -> Result<std::fs::File> {
+    let name = FunctionName::new(name)?;
+    let dir = workspace.state_dir().join("locks");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let path = dir.join(format!("{name}.lock"));
+    let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::io("lock", path, e))
 }

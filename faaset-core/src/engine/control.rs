@@ -41,6 +41,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/faaset/health", get(health))
         .route("/faaset/status", get(status))
         .route("/faaset/shutdown", post(shutdown))
+        .layer(axum::extract::DefaultBodyLimit::max(wire::MAX_PAYLOAD))
         .layer(middleware::from_fn_with_state(engine.clone(), authorize))
         .with_state(engine)
 }
@@ -162,6 +163,20 @@ async fn invoke(
     Path(name): Path<String>,
     payload: Bytes,
 ) -> Response {
+    // The call runs in its own task: when the client goes away (Ctrl-C, a timeout of its
+    // own) the function still finishes or times out and its environment is released, as on
+    // Lambda, instead of staying busy forever.
+    match tokio::spawn(run_invocation(engine, name, payload)).await {
+        Ok(response) => response,
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            &format!("the invocation failed inside the engine: {e}"),
+        ),
+    }
+}
+
+async fn run_invocation(engine: Arc<Engine>, name: String, payload: Bytes) -> Response {
     let lease = match engine.pool.acquire(&name).await {
         Ok(lease) => lease,
         Err(AcquireError::NotFound) => return not_found(&name),

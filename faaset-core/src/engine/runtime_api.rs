@@ -53,6 +53,10 @@ pub async fn serve(
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        // Accept oversized responses so they can be answered with Lambda's error (above).
+        .layer(axum::extract::DefaultBodyLimit::max(
+            4 * super::wire::MAX_PAYLOAD,
+        ))
         .with_state(state);
     // No Nagle delay: every exchange here is one small request and one small answer.
     let listener = listener.tap_io(|tcp| {
@@ -100,6 +104,18 @@ async fn response(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if body.len() > super::wire::MAX_PAYLOAD {
+        // Lambda's answer to an oversized response, instead of a call that never ends.
+        let error = super::wire::error_body(
+            "Function.ResponseSizeTooLarge",
+            &format!(
+                "Response payload size ({} bytes) exceeded maximum allowed payload size ({} bytes).",
+                body.len(),
+                super::wire::MAX_PAYLOAD
+            ),
+        );
+        return finish(&state, &id, RuntimeReply::Error(error.to_string().into()));
+    }
     finish(&state, &id, RuntimeReply::Response(body))
 }
 

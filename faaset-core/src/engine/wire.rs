@@ -12,6 +12,9 @@ pub const AUTHORIZATION: &str = "authorization";
 pub const FUNCTION_ERROR: &str = "x-amz-function-error";
 /// The invocation's report (JSON of [`Report`]), our counterpart of Lambda's REPORT log line.
 pub const REPORT: &str = "x-faaset-report";
+/// Lambda's limit of a synchronous invocation's payload and of its response (6 MB).
+pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+
 /// Lambda's request id header.
 pub const REQUEST_ID: &str = "x-amzn-requestid";
 

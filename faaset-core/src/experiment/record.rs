@@ -78,7 +78,7 @@ impl ExperimentRecord {
                 "tags": spec.tags,
                 "seed": spec.seed,
             },
-            "config": deployed.config,
+            "config": redacted(&deployed.config),
             "sourceHash": deployed.hashes.source,
             "hashes": deployed.hashes,
             "deployedAt": deployed.at,
@@ -113,4 +113,16 @@ impl ExperimentRecord {
         let text = serde_json::to_string_pretty(&self.doc).expect("record serializes") + "\n";
         write_atomic(&self.path, text.as_bytes())
     }
+}
+
+/// The configuration with header values hidden: an `http` function's headers may carry
+/// credentials (`Authorization`, API keys), and run records are shared with results.
+fn redacted(config: &crate::config::Config) -> Value {
+    let mut config = config.clone();
+    if let Some(Value::Object(headers)) = config.get_mut("headers") {
+        for value in headers.values_mut() {
+            *value = Value::String("<redacted>".into());
+        }
+    }
+    Value::Object(config)
 }

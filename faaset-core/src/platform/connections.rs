@@ -46,38 +46,60 @@ impl Connections {
     }
 
     /// Sends the request `make` builds on an idle connection (or a new one) and reads the
-    /// whole answer. A pooled connection the server has closed meanwhile is replaced once.
+    /// whole answer. Only a request that provably was not sent (the pooled connection had
+    /// closed) is sent again, on a new connection: a call is never made twice.
     pub async fn send(&self, make: impl Fn() -> hyper::Request<Body>) -> Result<Answer, String> {
         if let Some(pooled) = self.take_idle() {
-            if let Ok(answer) = self.exchange(pooled, make()).await {
-                return Ok(answer);
+            match self.exchange(pooled, make()).await {
+                Err(Failure::Unsent(_)) => {}
+                Err(Failure::Failed(e)) => return Err(e),
+                Ok(answer) => return Ok(answer),
             }
         }
         let fresh = self.connect().await?;
-        self.exchange(fresh, make()).await
+        self.exchange(fresh, make())
+            .await
+            .map_err(Failure::into_message)
     }
 
     async fn exchange(
         &self,
         mut pooled: Pooled,
         request: hyper::Request<Body>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Failure> {
+        let address = self.address;
         let Pooled { sender, connection } = &mut pooled;
         let call = async {
-            sender.ready().await?;
-            let response = sender.send_request(request).await?;
+            if let Err(e) = sender.ready().await {
+                return Err(Failure::Unsent(format!(
+                    "connection to {address} closed: {e}"
+                )));
+            }
+            let response = sender.try_send_request(request).await.map_err(|mut e| {
+                let message = format!("request to {address} failed: {}", e.error());
+                match e.take_message() {
+                    Some(_) => Failure::Unsent(message),
+                    None => Failure::Failed(message),
+                }
+            })?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((parts, body))
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| {
+                    Failure::Failed(format!("reading the answer of {address} failed: {e}"))
+                })?
+                .to_bytes();
+            Ok((parts, body))
         };
         // Drive the connection here while the request and its answer are in flight.
         let outcome = tokio::select! {
             biased;
-            outcome = call => outcome.map_err(|e| format!("request to {} failed: {e}", self.address)),
-            ended = connection.as_mut() => Err(match ended {
-                Ok(()) => format!("{} closed the connection", self.address),
-                Err(e) => format!("connection to {} failed: {e}", self.address),
-            }),
+            outcome = call => outcome,
+            ended = connection.as_mut() => Err(Failure::Failed(match ended {
+                Ok(()) => format!("{address} closed the connection"),
+                Err(e) => format!("connection to {address} failed: {e}"),
+            })),
         };
         let (parts, body) = outcome?;
         self.idle.lock().unwrap().push(pooled);
@@ -89,6 +111,7 @@ impl Connections {
     }
 
     fn take_idle(&self) -> Option<Pooled> {
+        // (Most recently used first: the least likely to have been closed.)
         self.idle.lock().unwrap().pop()
     }
 
@@ -104,5 +127,20 @@ impl Connections {
             sender,
             connection: Box::pin(connection),
         })
+    }
+}
+
+/// Why an exchange failed, and whether its request can be sent again safely.
+enum Failure {
+    /// The request never left: sending it on another connection cannot run the call twice.
+    Unsent(String),
+    Failed(String),
+}
+
+impl Failure {
+    fn into_message(self) -> String {
+        match self {
+            Failure::Unsent(m) | Failure::Failed(m) => m,
+        }
     }
 }

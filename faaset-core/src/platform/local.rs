@@ -90,7 +90,7 @@ impl EngineClient {
             return Ok(client);
         }
         start_engine(workspace)?;
-        for _ in 0..200 {
+        for _ in 0..600 {
             tokio::time::sleep(Duration::from_millis(25)).await;
             if let Some(client) = Self::running(workspace).await {
                 drop(lock);
@@ -98,7 +98,7 @@ impl EngineClient {
             }
         }
         Err(Error::Engine(format!(
-            "did not start within 5 s; see {}",
+            "did not start within 15 s; see {}",
             dir.join("engine.log").display()
         )))
     }
@@ -112,7 +112,7 @@ impl EngineClient {
             .http
             .get(format!("{}/faaset/health", client.base))
             .header(wire::AUTHORIZATION, &client.authorization)
-            .timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
             .send()
             .await
             .ok()?;
@@ -201,6 +201,12 @@ impl EngineClient {
             .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
         if answer.status == hyper::StatusCode::NOT_FOUND {
             return Ok(None);
+        }
+        if answer.status == hyper::StatusCode::PAYLOAD_TOO_LARGE {
+            return Err(Error::Usage(format!(
+                "the payload is larger than Lambda's limit of {} bytes; send less data per call",
+                wire::MAX_PAYLOAD
+            )));
         }
         let function_error = answer.headers.contains_key(wire::FUNCTION_ERROR);
         let report = answer
