@@ -143,7 +143,8 @@ fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
     })
 }
 
-fn kind_name(value: &Value) -> &'static str {
+/// What kind of JSON value this is, for error messages ("an array", "a number").
+pub fn kind_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

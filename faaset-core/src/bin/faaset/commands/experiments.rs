@@ -141,7 +141,7 @@ fn parse_payloads(text: Option<&str>) -> Result<Vec<Value>> {
         Ok(Value::Array(payloads)) => Ok(payloads),
         Ok(other) => Err(Error::Usage(format!(
             "--payloads must be a JSON array of payloads like '[{{\"name\": \"Bob\"}}]', not {}",
-            kind(&other)
+            faaset::config::kind_name(&other)
         ))),
         Err(e) => Err(Error::Usage(format!(
             "--payloads is not valid JSON ({e}); give an array like '[{{\"name\": \"Bob\"}}]'"
@@ -158,22 +158,11 @@ fn parse_tags(text: Option<&str>) -> Result<Map<String, Value>> {
         Ok(Value::Object(tags)) => Ok(tags),
         Ok(other) => Err(Error::Usage(format!(
             "--tags must be a JSON object like '{{\"memory\": 512}}', not {}",
-            kind(&other)
+            faaset::config::kind_name(&other)
         ))),
         Err(e) => Err(Error::Usage(format!(
             "--tags is not valid JSON ({e}); give an object like '{{\"memory\": 512}}'"
         ))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
