@@ -272,13 +272,15 @@ async fn publish(
         // Reached at its own URL: the configuration recorded in FAASET.json is the publish.
         return Ok(());
     }
-    let bootstrap = paths.build_dir(platform.name()).join("bootstrap");
-    if platform.builds() && !bootstrap.is_file() {
+    // A fresh build if there is one (`.build/` is rebuilt by every deploy and may hold a
+    // failed build), else the binary of the last successful deploy.
+    let fresh = paths.build_dir(platform.name()).join("bootstrap");
+    let kept = deployed_binary(workspace, paths, platform);
+    let bootstrap = if fresh.is_file() { fresh } else { kept.clone() };
+    if !bootstrap.is_file() {
         return Err(Error::Usage(format!(
-            "{} has no built bootstrap ({}): run `faaset deploy {} --force`",
-            paths.name,
-            bootstrap.display(),
-            paths.name
+            "{} has no built bootstrap: run `faaset deploy {} --force`",
+            paths.name, paths.name
         )));
     }
     let log_file = paths.logs_dir(platform.name()).join("function.log");
@@ -295,7 +297,38 @@ async fn publish(
         merged,
     );
     let client = local::EngineClient::ensure(workspace).await?;
-    client.publish(&spec).await
+    client.publish(&spec).await?;
+    if spec.code_path != kept {
+        keep_binary(&spec.code_path, &kept)?;
+    }
+    Ok(())
+}
+
+/// Where the binary of a function's last successful publish is kept (the tools' state
+/// folder), so reconfiguring works while `.build/` holds a failed build.
+fn deployed_binary(
+    workspace: &Workspace,
+    paths: &FunctionPaths,
+    platform: &Platform,
+) -> std::path::PathBuf {
+    workspace
+        .state_dir()
+        .join("deployed")
+        .join(paths.name.as_str())
+        .join(platform.name())
+        .join("bootstrap")
+}
+
+/// Replaces `kept` with `binary` atomically (a hard link when possible, else a copy).
+fn keep_binary(binary: &std::path::Path, kept: &std::path::Path) -> Result<()> {
+    let dir = kept.parent().expect("kept binary has a folder");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let tmp = dir.join(format!(".bootstrap.tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(binary, &tmp).is_err() {
+        std::fs::copy(binary, &tmp).map_err(|e| Error::io("copy", binary, e))?;
+    }
+    std::fs::rename(&tmp, kept).map_err(|e| Error::io("replace", kept, e))
 }
 
 async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {

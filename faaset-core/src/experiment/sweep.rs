@@ -741,17 +741,30 @@ impl Original {
 }
 
 /// Restores the original configuration in the background if the sweep future is dropped
-/// part-way (an interrupted notebook cell) while a tokio runtime is running.
+/// part-way (an interrupted notebook cell, Ctrl-C) while a tokio runtime is running.
 struct RestoreGuard(Option<Original>);
+
+/// Restores started by dropped sweeps, so a process can finish them before it exits.
+static PENDING_RESTORES: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
         if let (Some(original), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current())
         {
-            handle.spawn(async move {
+            let restore = handle.spawn(async move {
                 let _ = original.restore().await;
             });
+            PENDING_RESTORES.lock().unwrap().push(restore);
         }
+    }
+}
+
+/// Waits for the restores of interrupted sweeps (call before exiting after an interrupt).
+pub async fn wait_for_restores() {
+    let pending = std::mem::take(&mut *PENDING_RESTORES.lock().unwrap());
+    for restore in pending {
+        let _ = restore.await;
     }
 }
 

@@ -136,3 +136,29 @@ fn a_customised_run_script_is_honoured() {
     assert_eq!(response["message"], "Hello Sam!");
     assert!(response["roundTripTime"].as_f64().is_some());
 }
+
+#[test]
+fn a_failed_build_keeps_the_deployed_function_reconfigurable() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    let source = ws.file("functions/hello_world/src/function.rs");
+    let good = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(
+        &source,
+        good.replace("inspector.finish()", "inspector.finish("),
+    )
+    .unwrap();
+    ws.faaset(&["deploy", "hello_world"])
+        .user_error("does not compile");
+    // `.build/` holds the failed build; the last deployed binary is still published.
+    ws.faaset(&["reconfigure", "hello_world", r#"{"memory":256}"#])
+        .ok();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.file("functions/hello_world/FAASET.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], 256);
+    std::fs::write(&source, good).unwrap();
+    let response = ws.faaset(&["invoke", "hello_world"]).ok().json();
+    assert_eq!(response["memorySize"], 256);
+}

@@ -163,9 +163,10 @@ fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
             "1",
             "--runs-per-thread",
             "3",
-            // ≈ 5 ms of CPU: several 20 ms CFS periods at 128 MB's 1.4 ms quota.
+            // ≈ 30 ms of CPU: about 4 of 128 MB's 100 ms CFS periods (7.2 ms quota each),
+            // 2 of 256 MB's, 1 of 512 MB's.
             "--payloads",
-            r#"[{"calcs": 50000, "loops": 10}]"#,
+            r#"[{"calcs": 200000, "loops": 10}]"#,
             "--output",
             "chart.svg",
         ])
@@ -195,7 +196,12 @@ fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
             "{line}"
         );
     }
-    assert!(stdout.contains("best for speed: 512 MB"), "{stdout}");
+    // The fastest is one of the larger settings (not a timing race between 256 and 512 MB
+    // on a loaded machine: their medians are checked above).
+    assert!(
+        stdout.contains("best for speed: 512 MB") || stdout.contains("best for speed: 256 MB"),
+        "{stdout}"
+    );
     assert!(stdout.contains("$0.0000166667 per GB-second"), "{stdout}");
     assert!(stdout.contains("chart: chart.svg"), "{stdout}");
     let chart = std::fs::read_to_string(ws.file("chart.svg")).unwrap();
@@ -266,4 +272,54 @@ fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
         .faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
         .ok();
     assert_eq!(call.json()["memorySize"], 1024);
+}
+
+#[test]
+fn ctrl_c_during_a_sweep_restores_the_memory_setting() {
+    let ws = TempWorkspace::with_functions(&["calc_service"]);
+    ws.faaset(&["deploy", "calc_service", "--config", r#"{"memory":1024}"#])
+        .ok();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_faaset"))
+        .args([
+            "sweep",
+            "calc_service",
+            "--memory",
+            "128,256",
+            "--runs-per-thread",
+            "30",
+        ])
+        .args(["--payloads", r#"[{"calcs":50000,"loops":10}]"#])
+        .current_dir(ws.path())
+        .env("FAASET_BIN", env!("CARGO_BIN_EXE_faaset"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the sweep is measuring at 128 MB (rows on disk), not after a fixed time.
+    let csv = ws.file("functions/calc_service/experiments/memory_sweep/results.csv");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&csv)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(started.elapsed().as_secs() < 60, "the sweep wrote no rows");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the sweep was interrupted"), "{stderr}");
+    let state = json_file(&ws, "functions/calc_service/FAASET.json");
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], 1024);
+    let response = ws
+        .faaset(&["invoke", "calc_service", r#"{"calcs":10,"loops":1}"#])
+        .ok()
+        .json();
+    assert_eq!(
+        response["memorySize"], 1024,
+        "the engine runs 1024 MB again"
+    );
 }

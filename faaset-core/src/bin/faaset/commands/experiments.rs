@@ -89,9 +89,24 @@ pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
     deploy_if_changed(workspace, &spec.experiment).await?;
 
     let bar = progress_bar(0, "");
-    let report = sweep::sweep(workspace, &spec, &|event| on_sweep_event(&bar, event)).await;
+    let on_event = |event| on_sweep_event(&bar, event);
+    let interrupted = tokio::select! {
+        report = sweep::sweep(workspace, &spec, &on_event) => Err(report),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
     bar.finish_and_clear();
-    let report = report?;
+    let report = match interrupted {
+        Err(report) => report?,
+        Ok(()) => {
+            // The dropped sweep has started putting the function's memory back: wait for it.
+            eprintln!("interrupted: restoring {}'s memory setting", args.function);
+            sweep::wait_for_restores().await;
+            return Err(Error::Usage(format!(
+                "the sweep was interrupted; {}'s memory setting was restored and the rows so far are kept",
+                args.function
+            )));
+        }
+    };
     print_report(&report);
 
     if report.results.iter().all(|r| r.stats.is_none()) {
