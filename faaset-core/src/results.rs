@@ -72,6 +72,35 @@ pub fn load(workspace: &Workspace, function: &str, experiment: &str) -> Result<R
     Results::from_path(&path, name.as_str(), experiment)
 }
 
+/// An experiment's rows as a polars `DataFrame`, every column of `results.csv` with its type
+/// inferred from all rows (numbers as `i64`/`f64`, `coldStart` as `bool`, text as `str`), to
+/// compute on in Rust or in the notebook. Unknown functions and experiments are refused as
+/// by [`load`].
+pub fn dataframe(
+    workspace: &Workspace,
+    function: &str,
+    experiment: &str,
+) -> Result<polars::prelude::DataFrame> {
+    let results = load(workspace, function, experiment)?;
+    read_dataframe(results.path())
+}
+
+/// Reads a results file as a `DataFrame` (schema inferred from every row).
+pub fn read_dataframe(path: &std::path::Path) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{CsvReadOptions, SerReader};
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|reader| reader.finish())
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read {} as a table ({e}); check that it is an unedited results file",
+                path.display()
+            ))
+        })
+}
+
 /// `functions/<function>/experiments/<experiment>/`.
 pub fn experiment_dir(workspace: &Workspace, function: &FunctionName, experiment: &str) -> PathBuf {
     FunctionPaths::new(workspace, function)

@@ -276,7 +276,11 @@ fn numbers_groups_and_layout_on_a_known_file() {
             "error"
         ]
     );
-    assert_eq!(lines.len(), 1 + 6 + 2, "{out}");
+    assert_eq!(lines.len(), 1 + 6 + 3, "{out}");
+    assert!(
+        out.contains("types: threadID i64, runID i64, roundTripTime i64, runtime i64"),
+        "{out}"
+    );
     assert!(
         lines[4].ends_with("128  boom, \"bad\" second line"),
         "one line per call: {out}"
@@ -360,4 +364,36 @@ fn bad_requests_are_one_line_errors_that_write_nothing() {
             args.join(" ")
         );
     }
+}
+
+#[test]
+fn results_load_as_a_typed_polars_dataframe() {
+    use polars::prelude::DataType;
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    run_experiment(&ws, "hello_world", "typed", 4, json!({"name": "Ann"}));
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let frame = faaset::results::dataframe(&workspace, "hello_world", "typed").unwrap();
+    assert_eq!(frame.height(), 4);
+    let dtype = |c: &str| frame.column(c).unwrap().dtype().clone();
+    assert_eq!(dtype("threadID"), DataType::Int64);
+    assert_eq!(dtype("roundTripTime"), DataType::Float64);
+    assert_eq!(dtype("runtime"), DataType::Float64);
+    assert_eq!(dtype("coldStart"), DataType::Boolean);
+    assert_eq!(dtype("message"), DataType::String);
+    let mean = frame
+        .column("roundTripTime")
+        .unwrap()
+        .as_materialized_series()
+        .mean()
+        .unwrap();
+    assert!(mean > 0.0);
+    let load = ws.faaset(&["load", "hello_world", "typed"]).ok().stdout();
+    assert!(load.contains("types: threadID i64"), "{load}");
+    assert!(
+        faaset::results::dataframe(&workspace, "hello_world", "nope")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown experiment \"nope\"")
+    );
 }

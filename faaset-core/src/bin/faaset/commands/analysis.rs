@@ -58,6 +58,13 @@ pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
         results.experiment()
     );
     out += &format!("{} ({})\n", counts(&results), results.path().display());
+    // The typed columns as the library's `results::dataframe` (polars) sees them.
+    let frame = results::read_dataframe(results.path())?;
+    let types: Vec<String> = columns
+        .iter()
+        .filter_map(|c| frame.column(c).ok().map(|s| format!("{c} {}", s.dtype())))
+        .collect();
+    out += &format!("types: {}\n", types.join(", "));
     emit(out.as_bytes());
     Ok(())
 }
