@@ -11,14 +11,26 @@ use crate::error::{Error, Result};
 use crate::name::FunctionName;
 use crate::source::SplitSource;
 
+/// The cargo package (and binary) name of a function's crate: the function's name plus a
+/// hash of its folder. Cargo identifies a root package by name and *relative* path, so two
+/// workspaces' `hello_world` would share one fingerprint and one binary in the shared target
+/// directory, and a build could hand one workspace the other's code.
+pub fn crate_name(platform_dir: &Path, name: &FunctionName) -> String {
+    let folder = platform_dir.display().to_string();
+    let hash = crate::function::sha256_hex(folder.as_bytes());
+    format!("{name}_{}", &hash[..12])
+}
+
 /// Writes `.build/` afresh: `Cargo.toml` and `src/main.rs` from the folder's `wrapper/`
-/// templates, `src/function.rs` (the user's code), and the seed `Cargo.lock`.
+/// templates, `src/function.rs` (the user's code), and the seed `Cargo.lock`. Returns the
+/// crate's name ([`crate_name`]).
 pub fn generate(
     platform_dir: &Path,
     name: &FunctionName,
     source: &SplitSource,
     runtime_crate: &Path,
-) -> Result<()> {
+) -> Result<String> {
+    let crate_name = crate_name(platform_dir, name);
     let build = platform_dir.join(".build");
     if build.exists() {
         std::fs::remove_dir_all(&build).map_err(|e| Error::io("remove", &build, e))?;
@@ -32,6 +44,7 @@ pub fn generate(
         .collect();
     let fill = |template: &str| {
         template
+            .replace("{{crate}}", &crate_name)
             .replace("{{function}}", name.as_str())
             .replace("{{faaset_runtime}}", &runtime_crate.display().to_string())
             .replace("{{dependencies}}", &dependencies)
@@ -51,7 +64,7 @@ pub fn generate(
         let target = build.join("Cargo.lock");
         std::fs::copy(&seed, &target).map_err(|e| Error::io("copy", &seed, e))?;
     }
-    Ok(())
+    Ok(crate_name)
 }
 
 /// The first compiler error in cargo's output, as one line pointing into the user's source

@@ -344,12 +344,13 @@ async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
             )
         })?;
     sink.status(&format!("{}: building for {platform}", p.paths.name));
-    bootstrap::generate(&platform_dir, &p.paths.name, &p.split, &runtime)?;
+    let crate_name = bootstrap::generate(&platform_dir, &p.paths.name, &p.split, &runtime)?;
     let target = shared_target_dir();
     std::fs::create_dir_all(&target).map_err(|e| Error::io("create", &target, e))?;
     let log = p.paths.logs_dir(platform).join("build.log");
     let env = [
         ("FAASET_FUNCTION", p.paths.name.to_string()),
+        ("FAASET_CRATE", crate_name),
         ("FAASET_PLATFORM", platform.to_string()),
         ("FAASET_TARGET_DIR", target.display().to_string()),
     ];

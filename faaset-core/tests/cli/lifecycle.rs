@@ -162,3 +162,30 @@ fn a_failed_build_keeps_the_deployed_function_reconfigurable() {
     let response = ws.faaset(&["invoke", "hello_world"]).ok().json();
     assert_eq!(response["memorySize"], 256);
 }
+
+#[test]
+fn two_workspaces_with_the_same_function_name_run_their_own_code() {
+    // Regression: cargo identified both crates alike in the shared target directory, so a
+    // build could be "fresh" with the other workspace's binary.
+    let (a, b) = (
+        TempWorkspace::with_functions(&["hello_world"]),
+        TempWorkspace::with_functions(&["hello_world"]),
+    );
+    for (ws, word) in [(&a, "Ahoy"), (&b, "Bonjour"), (&a, "Aloha")] {
+        let source = ws.file("functions/hello_world/src/function.rs");
+        let text = std::fs::read_to_string(&source).unwrap();
+        let start = text.find("format!(\"").unwrap() + "format!(\"".len();
+        let end = start + text[start..].find(' ').unwrap();
+        std::fs::write(&source, format!("{}{word}{}", &text[..start], &text[end..])).unwrap();
+        let response = ws
+            .faaset(&["invoke", "hello_world", r#"{"name":"X"}"#])
+            .ok()
+            .json();
+        assert_eq!(response["message"], format!("{word} X!"));
+    }
+    let response = b
+        .faaset(&["invoke", "hello_world", r#"{"name":"X"}"#])
+        .ok()
+        .json();
+    assert_eq!(response["message"], "Bonjour X!");
+}
