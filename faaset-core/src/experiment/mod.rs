@@ -42,7 +42,7 @@ pub struct ExperimentSummary {
     pub function: String,
     pub platform: String,
     pub experiment: String,
-    /// Rows written by this run (= threads × runs_per_thread).
+    /// Rows written by this run (= the spec's total calls).
     pub calls: usize,
     /// Rows of this run with `error` set.
     pub errors: usize,

@@ -73,6 +73,7 @@ impl ExperimentRecord {
             "parameters": {
                 "threads": spec.threads,
                 "runs_per_thread": spec.runs_per_thread,
+                "calls": spec.calls,
                 "payloads": spec.payloads,
                 "shuffle_payloads": spec.shuffle_payloads,
                 "tags": spec.tags,

@@ -65,7 +65,7 @@ pub async fn run(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Tally> {
     let started = Instant::now();
-    let total = spec.threads * spec.runs_per_thread;
+    let total = spec.total_calls();
     let plan = Arc::new(PayloadPlan::new(spec));
     let payloads = Arc::new(spec.payloads.clone());
     let context = Arc::new(context);
@@ -75,7 +75,7 @@ pub async fn run(
     for thread in 0..spec.threads {
         let worker = Worker {
             thread,
-            runs: spec.runs_per_thread,
+            runs: spec.runs_of(thread),
             invoker: invoker.clone(),
             plan: plan.clone(),
             payloads: payloads.clone(),
@@ -112,7 +112,7 @@ pub async fn run(
     }
     if let Some(panic) = panic {
         for thread in 0..spec.threads {
-            for run in writer.rows_of[thread]..spec.runs_per_thread {
+            for run in writer.rows_of[thread]..spec.runs_of(thread) {
                 let payload = &payloads[plan.payload_index(thread, run)];
                 let error = format!("not called: the experiment's worker failed ({panic})");
                 let now = now_ms();

@@ -1,10 +1,10 @@
 //! What an experiment is asked to do ([`ExperimentSpec`]), its checks, and the plan that
 //! spreads the payloads over the calls.
 //!
-//! Payloads are repeated round robin over all `threads × runs_per_thread` calls (so two
+//! Payloads are repeated round robin over all calls (`threads × runs_per_thread`, or `calls`) (so two
 //! payloads over 12 calls are used 6 times each) and, with `shuffle_payloads`, shuffled by a
 //! seeded SplitMix64 generator: the same seed gives the same assignment on every machine.
-//! Call `(thread, run)` gets slot `thread × runs_per_thread + run`.
+//! Call `(thread, run)` gets the slot after all calls of the workers before `thread`.
 
 use serde_json::{Map, Value};
 
@@ -22,6 +22,9 @@ pub struct ExperimentSpec {
     pub platform: Option<String>,
     pub threads: usize,
     pub runs_per_thread: usize,
+    /// Total calls instead of `runs_per_thread` (FaaS Runner's `runs`): spread over the
+    /// workers as evenly as possible, the first `calls % threads` making one more.
+    pub calls: Option<usize>,
     /// Spread over all calls; never modified by the experiment.
     pub payloads: Vec<Value>,
     pub experiment_name: String,
@@ -40,6 +43,7 @@ impl ExperimentSpec {
             platform: None,
             threads: 1,
             runs_per_thread: 1,
+            calls: None,
             payloads: vec![Value::Object(Map::new())],
             experiment_name: experiment_name.into(),
             shuffle_payloads: false,
@@ -59,12 +63,28 @@ impl ExperimentSpec {
                 "runs_per_thread must be at least 1 (e.g. runs_per_thread=10)",
             ));
         }
+        if let Some(calls) = self.calls {
+            if calls < self.threads {
+                return Err(usage(format!(
+                    "calls ({calls}) must be at least threads ({}): every worker makes at least one call",
+                    self.threads
+                )));
+            }
+            if calls > MAX_CALLS {
+                return Err(usage(format!(
+                    "calls is too large ({calls}); at most {MAX_CALLS} calls per experiment"
+                )));
+            }
+        }
         if self.payloads.is_empty() {
             return Err(usage(
                 "the payload list is empty: give at least one payload (e.g. payloads=[{}])",
             ));
         }
         check_experiment_name(&self.experiment_name)?;
+        if let Some(calls) = self.calls {
+            return Ok(calls);
+        }
         self.threads
             .checked_mul(self.runs_per_thread)
             .filter(|&calls| calls <= MAX_CALLS)
@@ -74,6 +94,21 @@ impl ExperimentSpec {
                     self.threads, self.runs_per_thread
                 ))
             })
+    }
+}
+
+impl ExperimentSpec {
+    /// How many calls worker `thread` makes.
+    pub fn runs_of(&self, thread: usize) -> usize {
+        match self.calls {
+            None => self.runs_per_thread,
+            Some(calls) => calls / self.threads + usize::from(thread < calls % self.threads),
+        }
+    }
+
+    /// All calls of the experiment (of a validated spec).
+    pub fn total_calls(&self) -> usize {
+        self.calls.unwrap_or(self.threads * self.runs_per_thread)
     }
 }
 
@@ -101,13 +136,14 @@ pub fn check_experiment_name(name: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct PayloadPlan {
     slots: Vec<u32>,
-    runs_per_thread: usize,
+    /// Index of each worker's first call.
+    first_call: Vec<usize>,
 }
 
 impl PayloadPlan {
     /// The plan of a validated spec.
     pub fn new(spec: &ExperimentSpec) -> Self {
-        let calls = spec.threads * spec.runs_per_thread;
+        let calls = spec.total_calls();
         let count = spec.payloads.len();
         let mut slots: Vec<u32> = (0..calls).map(|i| (i % count) as u32).collect();
         if spec.shuffle_payloads {
@@ -115,13 +151,19 @@ impl PayloadPlan {
         }
         PayloadPlan {
             slots,
-            runs_per_thread: spec.runs_per_thread,
+            first_call: (0..spec.threads)
+                .scan(0, |next, thread| {
+                    let first = *next;
+                    *next += spec.runs_of(thread);
+                    Some(first)
+                })
+                .collect(),
         }
     }
 
     /// Index of the payload of call `run` of worker `thread`.
     pub fn payload_index(&self, thread: usize, run: usize) -> usize {
-        self.slots[thread * self.runs_per_thread + run] as usize
+        self.slots[self.first_call[thread] + run] as usize
     }
 }
 
@@ -168,6 +210,37 @@ mod tests {
             .flat_map(|t| (0..spec.runs_per_thread).map(move |r| (t, r)))
             .map(|(t, r)| plan.payload_index(t, r))
             .collect()
+    }
+
+    #[test]
+    fn total_calls_spread_evenly_over_workers() {
+        let mut s = spec(32, 1, 3, true);
+        s.calls = Some(10_000);
+        assert_eq!(s.validate().unwrap(), 10_000);
+        let runs: Vec<usize> = (0..32).map(|t| s.runs_of(t)).collect();
+        assert_eq!(runs.iter().sum::<usize>(), 10_000);
+        assert_eq!(
+            (runs[0], runs[15], runs[16], runs[31]),
+            (313, 313, 312, 312)
+        );
+        let plan = PayloadPlan::new(&s);
+        let mut counts = [0usize; 3];
+        for t in 0..32 {
+            for r in 0..s.runs_of(t) {
+                counts[plan.payload_index(t, r)] += 1;
+            }
+        }
+        assert_eq!(
+            counts,
+            [3334, 3333, 3333],
+            "every call has exactly one payload slot"
+        );
+        s.calls = Some(31);
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("calls (31) must be at least threads (32)"));
     }
 
     #[test]

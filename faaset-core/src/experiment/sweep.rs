@@ -508,7 +508,7 @@ async fn run(
             memory,
             index,
             count: plan.memory.len(),
-            calls: experiment_spec.threads * experiment_spec.runs_per_thread,
+            calls: experiment_spec.total_calls(),
         });
         let summary = experiment(workspace, &experiment_spec, &|p| {
             progress(SweepEvent::Calls {

@@ -120,8 +120,11 @@ pub struct ExperimentArgs {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Sequential calls per worker
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "calls")]
     pub runs_per_thread: usize,
+    /// Total calls instead of --runs-per-thread, spread over the workers as evenly as possible
+    #[arg(long)]
+    pub calls: Option<usize>,
     /// JSON array of payloads, spread over all calls (default: [{}])
     #[arg(long)]
     pub payloads: Option<String>,

@@ -26,6 +26,7 @@ pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<(
         platform: args.platform,
         threads: args.threads,
         runs_per_thread: args.runs_per_thread,
+        calls: args.calls,
         payloads: parse_payloads(args.payloads.as_deref())?,
         experiment_name: args.experiment_name,
         shuffle_payloads: args.shuffle_payloads,
