@@ -5,7 +5,10 @@
 #  - the resources functions are built against (platform templates, faaset-runtime, saaf)
 #    into ~/.local/share/faaset, so any folder can be a workspace;
 #  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
-#    first deploy does not wait for them.
+#    first deploy does not wait for them;
+#  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)", and a Python
+#    virtual environment (~/.local/share/faaset-venv) with JupyterLab and the test tools,
+#    from the requirements*.txt files of this clone.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +21,7 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v flock >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -29,15 +33,18 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-say "building faaset (release)"
-cargo build --release --locked -p faaset-core --bin faaset
+say "building faaset and faaset-kernel (release; the kernel's evcxr takes ~10 minutes the first time)"
+cargo build --release --locked -p faaset-core --bin faaset -p faaset-kernel
 install -d "$prefix/bin"
 install -m 0755 "$target/release/faaset" "$prefix/bin/faaset"
+install -m 0755 "$target/release/faaset-kernel" "$prefix/bin/faaset-kernel"
 
 say "installing platform templates and runtime crates into $data"
 rm -rf "$data.new"
 mkdir -p "$data.new"
 cp -r platforms faaset-runtime saaf "$data.new/"
+mkdir -p "$data.new/kernel"
+cp -r kernel/bridge "$data.new/kernel/"
 rm -rf "$data.old"
 if [ -d "$data" ]; then mv "$data" "$data.old"; fi
 mv "$data.new" "$data"
@@ -51,6 +58,17 @@ printf '{"name": "warm_up", "platform": "local"}\n' > "$warm/functions/warm_up/F
 printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})\n}\n' \
   > "$warm/functions/warm_up/src/function.rs"
 "$prefix/bin/faaset" --workspace "$warm" deploy warm_up >/dev/null
+
+venv="${FAASET_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv}"
+say "installing Jupyter and the Python test tools into $venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+for requirements in requirements*.txt; do
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+done
+
+say "installing the Jupyter kernel \"Rust (FaaSET)\""
+"$prefix/bin/faaset-kernel" --install --user
 
 case ":$PATH:" in
   *":$prefix/bin:"*) say "done: run \`faaset --help\`" ;;

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test (unit tests, the example functions,
-# and the end-to-end tests that drive the real `faaset` CLI and local engine).
+# The whole test suite: formatting, lints, every Rust test (unit tests, the example functions,
+# the end-to-end tests that drive the real `faaset` CLI and local engine), then the Jupyter
+# kernel driven over the Jupyter protocol and the tutorial notebook run headless.
+# Run ./install.sh once first: it installs the Python side (jupyter_client, nbclient, pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
+venv="${FAASET_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+# The kernel (evcxr) is tested in release, sharing the dependencies of the release build
+# install.sh made: a debug evcxr would compile everything a second time.
+cargo test --workspace --exclude faaset-kernel --locked
+cargo test --release --locked -p faaset-kernel
+cargo build --release --locked -p faaset-kernel
+if [ ! -x "$venv/bin/pytest" ]; then
+  echo "test.sh: no pytest in $venv: run ./install.sh first (it installs the Python test tools)" >&2
+  exit 1
+fi
+"$venv/bin/pytest" -q tests/kernel

@@ -132,6 +132,18 @@ pub fn create(workspace: &Workspace, request: &DeployRequest) -> Result<Function
     Ok(prepared.paths)
 }
 
+/// Saves a function without deploying it (`%%cloud_function … --no-deploy`): source,
+/// `FAASET.json`, the platform folder; an existing function's source is replaced.
+pub async fn save(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
+    let _lock = lock_function(workspace, &request.name).await?;
+    let prepared = prepare(workspace, request)?;
+    persist(&prepared)?;
+    let mut state = prepared.state.clone();
+    store_saved_config(&mut state, &prepared);
+    state.save(&prepared.paths)?;
+    Ok(prepared.paths)
+}
+
 /// Deploys a function: builds and publishes what changed.
 pub async fn deploy(
     workspace: &Workspace,

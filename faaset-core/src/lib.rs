@@ -22,6 +22,7 @@ pub mod name;
 pub mod platform;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod source;
 pub mod workspace;

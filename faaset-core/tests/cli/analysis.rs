@@ -285,7 +285,7 @@ fn numbers_groups_and_layout_on_a_known_file() {
         lines[4].ends_with("128  boom, \"bad\" second line"),
         "one line per call: {out}"
     );
-    assert!(out.contains("showing 8 of 12 columns; `faaset load f sweep --csv` prints them all"));
+    assert!(out.contains("showing 8 of 12 columns; `faaset load f sweep --csv` shows them all"));
     assert!(out.contains("6 rows, 1 errors, 2 cold starts"), "{out}");
 
     let out = ws.faaset(&["stats", "f", "sweep"]).ok().stdout();

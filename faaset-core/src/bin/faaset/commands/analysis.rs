@@ -1,32 +1,18 @@
 //! Verbs that read experiment results: `load`, `stats`, `ttest`, `plot`.
 //!
 //! Each loads the results through [`faaset::results`], which also computes (statistics,
-//! tests, charts); this file only renders aligned text tables and one-line summaries to
-//! stdout. Metrics are taken from successful calls only, and every output says so.
+//! tests, charts), and shapes them with [`faaset::report`]; this file only writes the
+//! report's text to stdout. Metrics are taken from successful calls only, and every output says so.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use faaset::analysis::Summary;
 use faaset::plot::{Format, Options};
-use faaset::results::{self, axis_label, shorten, show_key, Comparison, PlotKind, Results};
+use faaset::report;
+use faaset::results::{self, PlotKind};
 use faaset::{Error, FunctionName, Result, Workspace};
 
 use crate::cli::{LoadArgs, PlotArgs, StatsArgs, TtestArgs};
-
-/// The columns `load` shows, where present, in this order.
-const KEY_COLUMNS: [&str; 8] = [
-    "threadID",
-    "runID",
-    "roundTripTime",
-    "runtime",
-    "latency",
-    "coldStart",
-    "memorySize",
-    "error",
-];
-/// Longest cell `load` shows (error messages get cut).
-const MAX_CELL: usize = 60;
 
 pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
     let results = results::load(workspace, &args.function, &args.experiment)?;
@@ -36,79 +22,19 @@ pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
         emit(&bytes);
         return Ok(());
     }
-    let columns: Vec<&str> = KEY_COLUMNS
-        .into_iter()
-        .filter(|c| results.has_column(c))
-        .collect();
-    let rows: Vec<Vec<String>> = (0..results.len())
-        .map(|r| {
-            columns
-                .iter()
-                .map(|c| show_cell(results.cell(r, c).unwrap_or_default()))
-                .collect()
-        })
-        .collect();
-    let right: Vec<bool> = columns.iter().map(|c| *c != "error").collect();
-    let mut out = table(&columns, &rows, &right);
-    out += &format!(
-        "showing {} of {} columns; `faaset load {} {} --csv` prints them all\n",
-        columns.len(),
-        results.header().len(),
+    let all = format!(
+        "`faaset load {} {} --csv`",
         results.function(),
         results.experiment()
     );
-    out += &format!("{} ({})\n", counts(&results), results.path().display());
-    // The typed columns as the library's `results::dataframe` (polars) sees them.
-    let frame = results::read_dataframe(results.path())?;
-    let types: Vec<String> = columns
-        .iter()
-        .filter_map(|c| frame.column(c).ok().map(|s| format!("{c} {}", s.dtype())))
-        .collect();
-    out += &format!("types: {}\n", types.join(", "));
-    emit(out.as_bytes());
+    emit(report::load(&results, &all)?.to_text().as_bytes());
     Ok(())
 }
 
 pub fn stats(workspace: &Workspace, args: StatsArgs) -> Result<()> {
     let results = results::load(workspace, &args.function, &args.experiment)?;
-    let groups = results.stats(&args.metric, args.group_by.as_deref())?;
-    let mut out = format!(
-        "{}: {} of successful calls only ({})\n",
-        results.label(),
-        axis_label(&args.metric),
-        counts(&results)
-    );
-    let mut header: Vec<&str> = Vec::new();
-    if let Some(by) = &args.group_by {
-        header.push(by);
-    }
-    header.extend([
-        "count", "errors", "cold", "min", "max", "mean", "median", "sd", "cv", "p90", "p95", "p99",
-    ]);
-    let rows: Vec<Vec<String>> = groups
-        .iter()
-        .map(|g| {
-            let mut row = Vec::new();
-            if let Some(key) = &g.group {
-                row.push(show_key(key).to_string());
-            }
-            let count = g.summary.as_ref().map_or(0, |s| s.count);
-            row.extend([
-                count.to_string(),
-                g.errors.to_string(),
-                g.cold_starts.to_string(),
-            ]);
-            row.extend(summary_cells(g.summary.as_ref()));
-            row
-        })
-        .collect();
-    let right: Vec<bool> = header
-        .iter()
-        .enumerate()
-        .map(|(i, _)| i > 0 || args.group_by.is_none())
-        .collect();
-    out += &table(&header, &rows, &right);
-    emit(out.as_bytes());
+    let report = report::stats(&results, &args.metric, args.group_by.as_deref())?;
+    emit(report.to_text().as_bytes());
     Ok(())
 }
 
@@ -118,7 +44,7 @@ pub fn ttest(workspace: &Workspace, args: TtestArgs) -> Result<()> {
     let a = results::load(workspace, fn_a, exp_a)?;
     let b = results::load(workspace, fn_b, exp_b)?;
     let c = results::compare(&a, &b, &args.metric, args.paired)?;
-    emit(render_comparison(&c, &a, &b).as_bytes());
+    emit(report::comparison(&c, &a, &b).to_text().as_bytes());
     Ok(())
 }
 
@@ -202,178 +128,6 @@ fn format_of(path: &Path) -> Result<Format> {
     }
 }
 
-/// "30 rows, 2 errors, 30 cold starts".
-fn counts(results: &Results) -> String {
-    format!(
-        "{} rows, {} errors, {} cold starts",
-        results.len(),
-        results.errors(),
-        results.cold_starts()
-    )
-}
-
-fn render_comparison(c: &Comparison, a: &Results, b: &Results) -> String {
-    let mut out = String::new();
-    let test = if c.paired {
-        "paired t-test"
-    } else {
-        "Welch's t-test"
-    };
-    let scope = if c.paired {
-        format!(
-            "{} pairs of successful calls matched by threadID and runID ({} unmatched left out)",
-            c.t_test.n_a, c.unmatched
-        )
-    } else {
-        format!(
-            "successful calls only (a {} of {} rows, b {} of {} rows)",
-            c.t_test.n_a,
-            a.len(),
-            c.t_test.n_b,
-            b.len()
-        )
-    };
-    out += &format!("{}, {scope}\n", axis_label(&c.metric));
-    let rows = [("a", &c.a, &c.summary_a), ("b", &c.b, &c.summary_b)]
-        .map(|(side, label, s)| {
-            vec![
-                side.to_string(),
-                label.clone(),
-                s.count.to_string(),
-                num(s.mean),
-                num(s.median),
-                num(s.std_dev),
-            ]
-        })
-        .to_vec();
-    out += &table(
-        &["", "experiment", "n", "mean", "median", "sd"],
-        &rows,
-        &[false, false, true, true, true, true],
-    );
-    let t = &c.t_test;
-    out += &format!(
-        "{test}: mean difference a − b = {} (95% CI {} to {}), t = {:.3}, df = {:.1}, p = {}\n",
-        num(t.mean_difference),
-        num(t.ci95_low),
-        num(t.ci95_high),
-        t.t,
-        t.df,
-        p_value(t.p_value)
-    );
-    out += &format!(
-        "Mann–Whitney U = {:.1}, p = {}\n",
-        c.mann_whitney.u,
-        p_value(c.mann_whitney.p_value)
-    );
-    out += &if t.p_value < 0.05 {
-        let direction = if t.mean_difference > 0.0 {
-            "higher"
-        } else {
-            "lower"
-        };
-        format!(
-            "significant at 0.05: {} has a {direction} mean {} than {} (p = {})\n",
-            c.a,
-            c.metric,
-            c.b,
-            p_value(t.p_value)
-        )
-    } else {
-        format!(
-            "not significant at 0.05: no evidence that {} differs between {} and {} (p = {})\n",
-            c.metric,
-            c.a,
-            c.b,
-            p_value(t.p_value)
-        )
-    };
-    out
-}
-
-/// min, max, mean, median, sd, cv, p90, p95, p99 (dashes without values).
-fn summary_cells(summary: Option<&Summary>) -> Vec<String> {
-    match summary {
-        None => vec!["-".to_string(); 9],
-        Some(s) => vec![
-            num(s.min),
-            num(s.max),
-            num(s.mean),
-            num(s.median),
-            num(s.std_dev),
-            if s.cv.is_finite() {
-                format!("{:.3}", s.cv)
-            } else {
-                "-".to_string()
-            },
-            num(s.p90),
-            num(s.p95),
-            num(s.p99),
-        ],
-    }
-}
-
-/// A number for a table: two decimals, scientific when huge, `-` when undefined.
-fn num(x: f64) -> String {
-    if !x.is_finite() {
-        "-".to_string()
-    } else if x.abs() >= 1e9 {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-fn p_value(p: f64) -> String {
-    if p < 0.001 {
-        format!("{p:.2e}")
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-/// A cell of `load`'s table: fractions to two decimals, text on one line and cut short.
-fn show_cell(cell: &str) -> String {
-    match cell.parse::<f64>() {
-        Ok(x) if x.is_finite() && cell.contains('.') => format!("{x:.2}"),
-        _ => shorten(cell, MAX_CELL),
-    }
-}
-
-/// Columns padded to their widest cell, two spaces apart; `right` aligns numbers.
-fn table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>], right: &[bool]) -> String {
-    let width = |text: &str| text.chars().count();
-    let mut widths: Vec<usize> = header.iter().map(|h| width(h.as_ref())).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(cell));
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut text = cells
-            .iter()
-            .zip(&widths)
-            .zip(right)
-            .map(|((cell, &w), &right)| {
-                let pad = " ".repeat(w - width(cell));
-                if right {
-                    format!("{pad}{cell}")
-                } else {
-                    format!("{cell}{pad}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ");
-        text.truncate(text.trim_end().len());
-        text + "\n"
-    };
-    let mut out = line(header.iter().map(AsRef::as_ref).collect());
-    for row in rows {
-        out += &line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,18 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn tables_align_and_numbers_format() {
-        let t = table(
-            &["a", "long"],
-            &[vec!["1".into(), "x".into()], vec!["100".into(), "".into()]],
-            &[true, false],
-        );
-        assert_eq!(t, "  a  long\n  1  x\n100\n");
-        assert_eq!(num(f64::NAN), "-");
-        assert_eq!(num(1.005e3), "1005.00");
-        assert_eq!(show_cell("12.3456"), "12.35");
-        assert_eq!(show_cell("12"), "12");
-        assert_eq!(p_value(0.0001234), "1.23e-4");
+    fn image_formats_come_from_the_extension() {
         assert!(format_of(Path::new("x.PNG")).is_ok());
         assert!(format_of(Path::new("x.jpg")).is_err());
     }

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use faaset::deploy::{self, DeployRequest};
-use faaset::experiment::sweep::{self, MemoryResult, Strategy, SweepEvent, SweepReport, SweepSpec};
+use faaset::experiment::sweep::{self, SweepEvent, SweepReport, SweepSpec};
 use faaset::experiment::{self, ExperimentSpec, Progress};
 use faaset::plot::{self, Format};
 use faaset::{Error, Result, Workspace};
@@ -247,71 +247,7 @@ fn on_sweep_event(bar: &ProgressBar, event: SweepEvent) {
 }
 
 fn print_report(report: &SweepReport) {
-    println!(
-        "memory sweep of {} on {} (experiment {}; mean and median {} of successful calls, fastest and slowest {}% dropped)",
-        report.function,
-        report.platform,
-        report.experiment,
-        report.metric,
-        report.discard_top_bottom * 100.0
-    );
-    println!(
-        "{:>9}  {:>6}  {:>6}  {:>10}  {:>10}  {:>14}  {:>14}",
-        "MEMORY", "CALLS", "ERRORS", "MEAN ms", "MEDIAN ms", "USD/CALL", "USD/1M CALLS"
-    );
-    for r in &report.results {
-        let (mean, median, cost, million) = match r.stats {
-            Some(s) => (
-                format!("{:.2}", s.mean_duration_ms),
-                format!("{:.2}", s.median_duration_ms),
-                format!("{:.10}", s.mean_cost_usd),
-                format!("{:.4}", s.mean_cost_usd * 1e6),
-            ),
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
-        };
-        println!(
-            "{:>6} MB  {:>6}  {:>6}  {mean:>10}  {median:>10}  {cost:>14}  {million:>14}",
-            r.memory, r.calls, r.errors
-        );
-        if r.mismatched > 0 {
-            println!(
-                "          ({} successful call(s) reported another memory size and were left out)",
-                r.mismatched
-            );
-        }
-    }
-    for strategy in Strategy::ALL {
-        match report.best(strategy) {
-            Some(best) => println!("best for {strategy}: {}", describe_best(strategy, best)),
-            None => println!("best for {strategy}: none (no setting had a successful call)"),
-        }
-    }
-    println!(
-        "prices: ${} per GB-second + ${:.2} per 1M requests ({})",
-        report.pricing.per_gb_second,
-        report.pricing.per_request * 1e6,
-        report.pricing.source
-    );
-    if let Some(m) = report.original_memory {
-        println!("memory restored to {m} MB");
-    }
-    println!("results: {}", report.results_csv.display());
-}
-
-fn describe_best(strategy: Strategy, best: &MemoryResult) -> String {
-    let Some(s) = best.stats else {
-        return format!("{} MB", best.memory);
-    };
-    let detail = match strategy {
-        Strategy::Cost => format!("${:.4} per 1M calls", s.mean_cost_usd * 1e6),
-        Strategy::Speed => format!("{:.2} ms mean", s.mean_duration_ms),
-        Strategy::Balanced => format!(
-            "{:.2} ms mean, ${:.4} per 1M calls; cost and duration normalised and weighted equally",
-            s.mean_duration_ms,
-            s.mean_cost_usd * 1e6
-        ),
-    };
-    format!("{} MB ({detail})", best.memory)
+    print!("{}", faaset::report::sweep(report).to_text());
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,0 +1,105 @@
+"""Benchmark of the faaset Jupyter kernel over the real Jupyter protocol (jupyter_client).
+
+Measures, on a workspace with 20 saved functions (DESIGN's targets in brackets):
+  - kernel start → kernel_info reply, and → first cell answered (stubs of all 20 defined)
+    [< 15 s with a warm dependency cache];
+  - what `%faaset invoke` adds to the function's own round trip [< 50 ms], against the
+    round trip the core measures inside the same call (the baseline, same run);
+  - a stub call from a Rust cell, evcxr's compile included [< 1.5 s].
+Prints a Markdown table. Usage: python bench/kernel.py [KERNEL_BINARY]
+"""
+
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from jupyter_client.manager import KernelManager
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+STARTS = int(os.environ.get("FAASET_BENCH_KERNEL_STARTS", "5"))
+INVOKES = int(os.environ.get("FAASET_BENCH_KERNEL_INVOKES", "30"))
+STUB_CALLS = int(os.environ.get("FAASET_BENCH_KERNEL_STUB_CALLS", "10"))
+
+
+def main():
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else target / "release" / "faaset-kernel"
+    faaset = shutil.which("faaset") or str(target / "release" / "faaset")
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="faaset-kernel-bench-"))
+    prefix = scratch / "jupyter"
+    subprocess.run([str(binary), "--install", "--prefix", str(prefix)], check=True, capture_output=True)
+    workspace = scratch / "ws"
+    workspace.mkdir()
+    for i in range(20):
+        subprocess.run([faaset, "--workspace", str(workspace), "new", f"saved_{i:02}"], check=True, capture_output=True)
+    hello = (REPO / "functions" / "hello_world" / "src" / "function.rs").read_text()
+    env = dict(os.environ, FAASET_WORKSPACE=str(workspace), EVCXR_TMPDIR=str(scratch / "evcxr"))
+
+    def start():
+        manager = KernelManager(kernel_name="faaset")
+        manager.kernel_spec_manager.kernel_dirs = [str(prefix / "share" / "jupyter" / "kernels")]
+        began = time.monotonic()
+        manager.start_kernel(env=env, cwd=str(workspace))
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=300)
+        info = time.monotonic() - began
+        run(client, "1 + 1")
+        first_cell = time.monotonic() - began
+        return manager, client, info, first_cell
+
+    def run(client, code):
+        reply = client.execute_interactive(code, output_hook=lambda m: outputs.append(m), timeout=600)
+        assert reply["content"]["status"] == "ok", (code, reply["content"])
+        return reply
+
+    outputs = []
+    # The first start compiles the session's dependencies (bridge, saaf) into EVCXR_TMPDIR.
+    manager, client, cold_info, cold_first = start()
+    client.stop_channels()
+    manager.shutdown_kernel()
+    infos, firsts = [], []
+    for _ in range(STARTS):
+        manager, client, info, first = start()
+        infos.append(info)
+        firsts.append(first)
+        client.stop_channels()
+        manager.shutdown_kernel()
+
+    manager, client, _, _ = start()
+    run(client, "%%cloud_function local\n" + hello)
+    added, own = [], []
+    for _ in range(INVOKES):
+        outputs.clear()
+        began = time.monotonic()
+        run(client, '%faaset invoke hello_world {"name": "Bench"}')
+        total = (time.monotonic() - began) * 1000
+        response = next(m for m in outputs if m["msg_type"] == "display_data")["content"]["data"]["application/json"]
+        own.append(response["roundTripTime"])
+        added.append(total - response["roundTripTime"])
+    stub = []
+    for i in range(STUB_CALLS):
+        began = time.monotonic()
+        run(client, f'let r{i} = hello_world(json!({{"name": "Bench"}}));')
+        stub.append(time.monotonic() - began)
+    client.stop_channels()
+    manager.shutdown_kernel()
+    subprocess.run([faaset, "--workspace", str(workspace), "local", "stop"], capture_output=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    med = statistics.median
+    print("| figure (median) | measured | baseline in the same run | target |")
+    print("|---|--:|--:|---|")
+    print(f"| kernel start → `kernel_info` reply, 20 saved functions ({STARTS} starts) | {med(infos):.2} s | first start (cold session build) {cold_info:.2} s | < 15 s |")
+    print(f"| kernel start → first cell answered (20 stubs defined) | {med(firsts):.2} s | first start {cold_first:.2} s | |")
+    print(f"| `%faaset invoke` added to the function's round trip ({INVOKES} calls) | {med(added):.1} ms (max {max(added):.1}) | the call's own round trip {med(own):.2} ms | < 50 ms |")
+    print(f"| stub call from a Rust cell, evcxr compile included ({STUB_CALLS} cells) | {med(stub):.2} s (max {max(stub):.2}) | | < 1.5 s |")
+
+
+if __name__ == "__main__":
+    main()

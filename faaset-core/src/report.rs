@@ -1,0 +1,521 @@
+//! What the user sees of results — `load`, `stats`, `ttest` and `sweep` summaries — as data:
+//! lines and tables, rendered as aligned text by the CLI and as HTML (with the text as the
+//! plain fallback) by the notebook kernel, so both show the same numbers the same way.
+
+use crate::analysis::Summary;
+use crate::error::Result;
+use crate::experiment::sweep::{MemoryResult, Strategy, SweepReport};
+use crate::results::{self, axis_label, shorten, show_key, Comparison, Results};
+
+/// The columns `load` shows, where present, in this order.
+const KEY_COLUMNS: [&str; 8] = [
+    "threadID",
+    "runID",
+    "roundTripTime",
+    "runtime",
+    "latency",
+    "coldStart",
+    "memorySize",
+    "error",
+];
+/// Longest cell `load` shows (error messages get cut).
+const MAX_CELL: usize = 60;
+
+/// Lines and tables, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Line(String),
+    Table(Table),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Per column: right-aligned (numbers).
+    pub right: Vec<bool>,
+}
+
+impl Report {
+    fn line(&mut self, text: impl Into<String>) {
+        self.blocks.push(Block::Line(text.into()));
+    }
+
+    fn table(&mut self, table: Table) {
+        self.blocks.push(Block::Table(table));
+    }
+
+    /// Aligned text, one line per line.
+    pub fn to_text(&self) -> String {
+        self.blocks
+            .iter()
+            .map(|block| match block {
+                Block::Line(line) => format!("{line}\n"),
+                Block::Table(table) => table.to_text(),
+            })
+            .collect()
+    }
+
+    /// An HTML fragment for a notebook output (text escaped).
+    pub fn to_html(&self) -> String {
+        let mut html = String::from("<div class=\"faaset-report\">");
+        for block in &self.blocks {
+            match block {
+                Block::Line(line) => html += &format!("<p>{}</p>", escape(line)),
+                Block::Table(table) => html += &table.to_html(),
+            }
+        }
+        html + "</div>"
+    }
+}
+
+impl Table {
+    fn new<S: AsRef<str>>(header: &[S], rows: Vec<Vec<String>>, right: Vec<bool>) -> Table {
+        Table {
+            header: header.iter().map(|h| h.as_ref().to_string()).collect(),
+            rows,
+            right,
+        }
+    }
+
+    /// Columns padded to their widest cell, two spaces apart.
+    pub fn to_text(&self) -> String {
+        let width = |text: &str| text.chars().count();
+        let mut widths: Vec<usize> = self.header.iter().map(|h| width(h)).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(width(cell));
+            }
+        }
+        let line = |cells: &[String]| -> String {
+            let mut text = cells
+                .iter()
+                .zip(&widths)
+                .zip(&self.right)
+                .map(|((cell, &w), &right)| {
+                    let pad = " ".repeat(w - width(cell));
+                    if right {
+                        format!("{pad}{cell}")
+                    } else {
+                        format!("{cell}{pad}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ");
+            text.truncate(text.trim_end().len());
+            text + "\n"
+        };
+        let mut out = line(&self.header);
+        for row in &self.rows {
+            out += &line(row);
+        }
+        out
+    }
+
+    pub fn to_html(&self) -> String {
+        let align = |i: usize| {
+            if self.right.get(i).copied().unwrap_or(false) {
+                " style=\"text-align: right\""
+            } else {
+                " style=\"text-align: left\""
+            }
+        };
+        let mut html = String::from("<table class=\"faaset-table\"><thead><tr>");
+        for (i, h) in self.header.iter().enumerate() {
+            html += &format!("<th{}>{}</th>", align(i), escape(h));
+        }
+        html += "</tr></thead><tbody>";
+        for row in &self.rows {
+            html += "<tr>";
+            for (i, cell) in row.iter().enumerate() {
+                html += &format!("<td{}>{}</td>", align(i), escape(cell));
+            }
+            html += "</tr>";
+        }
+        html + "</tbody></table>"
+    }
+}
+
+/// `load`: the key columns of every row, the counts, and the column types as polars reads them.
+pub fn load(results: &Results, command: &str) -> Result<Report> {
+    let columns: Vec<&str> = KEY_COLUMNS
+        .into_iter()
+        .filter(|c| results.has_column(c))
+        .collect();
+    let rows: Vec<Vec<String>> = (0..results.len())
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| show_cell(results.cell(r, c).unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    let right = columns.iter().map(|c| *c != "error").collect();
+    let mut report = Report::default();
+    report.table(Table::new(&columns, rows, right));
+    report.line(format!(
+        "showing {} of {} columns; {command} shows them all",
+        columns.len(),
+        results.header().len(),
+    ));
+    report.line(format!(
+        "{} ({})",
+        counts(results),
+        results.path().display()
+    ));
+    let frame = results::read_dataframe(results.path())?;
+    let types: Vec<String> = columns
+        .iter()
+        .filter_map(|c| frame.column(c).ok().map(|s| format!("{c} {}", s.dtype())))
+        .collect();
+    report.line(format!("types: {}", types.join(", ")));
+    Ok(report)
+}
+
+/// `stats`: summary statistics of `metric` over successful calls, optionally per group.
+pub fn stats(results: &Results, metric: &str, group_by: Option<&str>) -> Result<Report> {
+    let groups = results.stats(metric, group_by)?;
+    let mut report = Report::default();
+    report.line(format!(
+        "{}: {} of successful calls only ({})",
+        results.label(),
+        axis_label(metric),
+        counts(results)
+    ));
+    let mut header: Vec<&str> = Vec::new();
+    if let Some(by) = group_by {
+        header.push(by);
+    }
+    header.extend([
+        "count", "errors", "cold", "min", "max", "mean", "median", "sd", "cv", "p90", "p95", "p99",
+    ]);
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| {
+            let mut row = Vec::new();
+            if let Some(key) = &g.group {
+                row.push(show_key(key).to_string());
+            }
+            let count = g.summary.as_ref().map_or(0, |s| s.count);
+            row.extend([
+                count.to_string(),
+                g.errors.to_string(),
+                g.cold_starts.to_string(),
+            ]);
+            row.extend(summary_cells(g.summary.as_ref()));
+            row
+        })
+        .collect();
+    let right = (0..header.len())
+        .map(|i| i > 0 || group_by.is_none())
+        .collect();
+    report.table(Table::new(&header, rows, right));
+    Ok(report)
+}
+
+/// `ttest`: both samples, Welch's (or the paired) t-test, Mann–Whitney U, and the verdict.
+pub fn comparison(c: &Comparison, a: &Results, b: &Results) -> Report {
+    let mut report = Report::default();
+    let test = if c.paired {
+        "paired t-test"
+    } else {
+        "Welch's t-test"
+    };
+    let scope = if c.paired {
+        format!(
+            "{} pairs of successful calls matched by threadID and runID ({} unmatched left out)",
+            c.t_test.n_a, c.unmatched
+        )
+    } else {
+        format!(
+            "successful calls only (a {} of {} rows, b {} of {} rows)",
+            c.t_test.n_a,
+            a.len(),
+            c.t_test.n_b,
+            b.len()
+        )
+    };
+    report.line(format!("{}, {scope}", axis_label(&c.metric)));
+    let rows = [("a", &c.a, &c.summary_a), ("b", &c.b, &c.summary_b)]
+        .map(|(side, label, s)| {
+            vec![
+                side.to_string(),
+                label.clone(),
+                s.count.to_string(),
+                num(s.mean),
+                num(s.median),
+                num(s.std_dev),
+            ]
+        })
+        .to_vec();
+    report.table(Table::new(
+        &["", "experiment", "n", "mean", "median", "sd"],
+        rows,
+        vec![false, false, true, true, true, true],
+    ));
+    let t = &c.t_test;
+    report.line(format!(
+        "{test}: mean difference a − b = {} (95% CI {} to {}), t = {:.3}, df = {:.1}, p = {}",
+        num(t.mean_difference),
+        num(t.ci95_low),
+        num(t.ci95_high),
+        t.t,
+        t.df,
+        p_value(t.p_value)
+    ));
+    report.line(format!(
+        "Mann–Whitney U = {:.1}, p = {}",
+        c.mann_whitney.u,
+        p_value(c.mann_whitney.p_value)
+    ));
+    report.line(if t.p_value < 0.05 {
+        let direction = if t.mean_difference > 0.0 {
+            "higher"
+        } else {
+            "lower"
+        };
+        format!(
+            "significant at 0.05: {} has a {direction} mean {} than {} (p = {})",
+            c.a,
+            c.metric,
+            c.b,
+            p_value(t.p_value)
+        )
+    } else {
+        format!(
+            "not significant at 0.05: no evidence that {} differs between {} and {} (p = {})",
+            c.metric,
+            c.a,
+            c.b,
+            p_value(t.p_value)
+        )
+    });
+    report
+}
+
+/// A memory sweep: per setting calls, errors, duration and cost; the best per strategy.
+pub fn sweep(report: &SweepReport) -> Report {
+    let mut out = Report::default();
+    out.line(format!(
+        "memory sweep of {} on {} (experiment {}; mean and median {} of successful calls, fastest and slowest {}% dropped)",
+        report.function,
+        report.platform,
+        report.experiment,
+        report.metric,
+        report.discard_top_bottom * 100.0
+    ));
+    let mut notes = Vec::new();
+    let rows = report
+        .results
+        .iter()
+        .map(|r| {
+            if r.mismatched > 0 {
+                notes.push(format!(
+                    "{} MB: {} successful call(s) reported another memory size and were left out",
+                    r.memory, r.mismatched
+                ));
+            }
+            let (mean, median, cost, million) = match r.stats {
+                Some(s) => (
+                    format!("{:.2}", s.mean_duration_ms),
+                    format!("{:.2}", s.median_duration_ms),
+                    format!("{:.10}", s.mean_cost_usd),
+                    format!("{:.4}", s.mean_cost_usd * 1e6),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            vec![
+                format!("{} MB", r.memory),
+                r.calls.to_string(),
+                r.errors.to_string(),
+                mean,
+                median,
+                cost,
+                million,
+            ]
+        })
+        .collect();
+    out.table(Table::new(
+        &[
+            "MEMORY",
+            "CALLS",
+            "ERRORS",
+            "MEAN ms",
+            "MEDIAN ms",
+            "USD/CALL",
+            "USD/1M CALLS",
+        ],
+        rows,
+        vec![true; 7],
+    ));
+    for note in notes {
+        out.line(note);
+    }
+    for strategy in Strategy::ALL {
+        out.line(match report.best(strategy) {
+            Some(best) => format!("best for {strategy}: {}", describe_best(strategy, best)),
+            None => format!("best for {strategy}: none (no setting had a successful call)"),
+        });
+    }
+    out.line(format!(
+        "prices: ${} per GB-second + ${:.2} per 1M requests ({})",
+        report.pricing.per_gb_second,
+        report.pricing.per_request * 1e6,
+        report.pricing.source
+    ));
+    if let Some(m) = report.original_memory {
+        out.line(format!("memory restored to {m} MB"));
+    }
+    out.line(format!("results: {}", report.results_csv.display()));
+    out
+}
+
+fn describe_best(strategy: Strategy, best: &MemoryResult) -> String {
+    let Some(s) = best.stats else {
+        return format!("{} MB", best.memory);
+    };
+    let detail = match strategy {
+        Strategy::Cost => format!("${:.4} per 1M calls", s.mean_cost_usd * 1e6),
+        Strategy::Speed => format!("{:.2} ms mean", s.mean_duration_ms),
+        Strategy::Balanced => format!(
+            "{:.2} ms mean, ${:.4} per 1M calls; cost and duration normalised and weighted equally",
+            s.mean_duration_ms,
+            s.mean_cost_usd * 1e6
+        ),
+    };
+    format!("{} MB ({detail})", best.memory)
+}
+
+/// `list`: the platforms, then one row per function (name, platform, where deployed with
+/// which memory, experiments).
+pub fn functions_table(platforms: &[String], rows: Vec<Vec<String>>) -> Report {
+    let mut report = Report::default();
+    report.line(format!("platforms: {}", platforms.join(", ")));
+    if rows.is_empty() {
+        report
+            .line("functions: none yet (define one with a %%cloud_function cell or `faaset new`)");
+    } else {
+        report.table(Table::new(
+            &["function", "platform", "deployed", "experiments"],
+            rows,
+            vec![false; 4],
+        ));
+    }
+    report
+}
+
+/// "30 rows, 2 errors, 30 cold starts".
+pub fn counts(results: &Results) -> String {
+    format!(
+        "{} rows, {} errors, {} cold starts",
+        results.len(),
+        results.errors(),
+        results.cold_starts()
+    )
+}
+
+/// min, max, mean, median, sd, cv, p90, p95, p99 (dashes without values).
+fn summary_cells(summary: Option<&Summary>) -> Vec<String> {
+    match summary {
+        None => vec!["-".to_string(); 9],
+        Some(s) => vec![
+            num(s.min),
+            num(s.max),
+            num(s.mean),
+            num(s.median),
+            num(s.std_dev),
+            if s.cv.is_finite() {
+                format!("{:.3}", s.cv)
+            } else {
+                "-".to_string()
+            },
+            num(s.p90),
+            num(s.p95),
+            num(s.p99),
+        ],
+    }
+}
+
+/// A number for a table: two decimals, scientific when huge, `-` when undefined.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        "-".to_string()
+    } else if x.abs() >= 1e9 {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// A cell of `load`'s table: fractions to two decimals, text on one line and cut short.
+fn show_cell(cell: &str) -> String {
+    match cell.parse::<f64>() {
+        Ok(x) if x.is_finite() && cell.contains('.') => format!("{x:.2}"),
+        _ => shorten(cell, MAX_CELL),
+    }
+}
+
+/// HTML-escapes text for element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out += "&amp;",
+            '<' => out += "&lt;",
+            '>' => out += "&gt;",
+            '"' => out += "&quot;",
+            '\'' => out += "&#39;",
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_numbers_format() {
+        let t = Table::new(
+            &["a", "long"],
+            vec![vec!["1".into(), "x".into()], vec!["100".into(), "".into()]],
+            vec![true, false],
+        );
+        assert_eq!(t.to_text(), "  a  long\n  1  x\n100\n");
+        assert_eq!(num(f64::NAN), "-");
+        assert_eq!(num(1.005e3), "1005.00");
+        assert_eq!(show_cell("12.3456"), "12.35");
+        assert_eq!(show_cell("12"), "12");
+        assert_eq!(p_value(0.0001234), "1.23e-4");
+    }
+
+    #[test]
+    fn html_escapes_what_functions_return() {
+        let mut report = Report::default();
+        report.line("a < b & \"c\"");
+        report.table(Table::new(
+            &["error"],
+            vec![vec!["<script>alert(1)</script>".into()]],
+            vec![false],
+        ));
+        let html = report.to_html();
+        assert!(html.contains("<p>a &lt; b &amp; &quot;c&quot;</p>"));
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("<table class=\"faaset-table\">"));
+        assert_eq!(report.to_text().lines().count(), 3);
+    }
+}

@@ -1,0 +1,77 @@
+//! `%faaset help [topic]`.
+
+const OVERVIEW: &str = r#"FaaSET kernel: Rust cells (evcxr) plus magics.
+
+%%cloud_function <platform> [<config JSON>] [--name <fn>] [--force] [--no-deploy]
+    The cell is a FaaS function: saved to functions/<fn>/, deployed if it changed,
+    and callable from Rust cells as  let r = hello_world(json!({"name": "Steve"}));
+
+%faaset reconfigure <fn> <config JSON>        publish a new configuration, no rebuild
+%faaset deploy <fn> [force=true]              build + publish now
+%faaset invoke <fn> [<payload JSON>]          one call, shows the response
+%faaset experiment <fn> threads=N runs_per_thread=N payloads=<JSON array>
+                   experiment_name=<name> [shuffle_payloads=true] [tags=<JSON object>]
+                   [calls=N] [seed=N] [platform=P]
+%faaset load <fn> <experiment> [as <var>] [polars=true]
+%faaset stats <fn> <experiment> [metric=runtime] [group_by=<column>]
+%faaset ttest <fn>/<experiment> <fn>/<experiment> [metric=runtime] [paired=false]
+%faaset plot <fn> <experiment> [kind=hist|box|timeline|cdf] [metric=runtime] [group_by=<column>]
+%faaset sweep <fn> memory=128,256,512,1024,2048 [threads=N] [runs_per_thread=N]
+              [payloads=<JSON array>] [experiment_name=sweep]
+%faaset list                                  functions, platforms, deployed state
+%faaset help [topic]                          topics: the verbs above, cloud_function
+
+Magics go at the top of a cell; Rust code may follow them. Values are JSON or bare words."#;
+
+pub fn text(topic: Option<&str>) -> Result<String, String> {
+    let Some(topic) = topic else {
+        return Ok(OVERVIEW.to_string());
+    };
+    let wanted = if topic == "cloud_function" {
+        "%%cloud_function".to_string()
+    } else {
+        format!("%faaset {topic}")
+    };
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in OVERVIEW.lines() {
+        if line.starts_with('%') {
+            inside = line.starts_with(&format!("{wanted} ")) || line == wanted;
+        } else if line.is_empty() {
+            inside = false;
+        }
+        if inside {
+            lines.push(line);
+        }
+    }
+    if lines.is_empty() {
+        return Err(format!(
+            "no help on {topic:?}: topics are cloud_function, {}",
+            super::parse::VERBS.join(", ")
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verb_has_help() {
+        for verb in super::super::parse::VERBS {
+            let text = text(Some(verb)).unwrap();
+            assert!(
+                text.starts_with(&format!("%faaset {verb}")),
+                "{verb}: {text}"
+            );
+        }
+        assert!(text(Some("experiment"))
+            .unwrap()
+            .contains("shuffle_payloads"));
+        assert!(text(Some("cloud_function"))
+            .unwrap()
+            .contains("--no-deploy"));
+        assert!(text(Some("nope")).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! Carrying out magics through the core library, with what they show in the cell.
+
+use anyhow::{anyhow, Result};
+use faaset::deploy::{self, DeployRequest};
+use faaset::experiment::sweep::{self, SweepEvent, SweepSpec};
+use faaset::experiment::{self, ExperimentSpec};
+use faaset::function::{FunctionPaths, FunctionState};
+use faaset::plot::{Format, Options};
+use faaset::report::{self, Report};
+use faaset::results;
+use faaset::{FunctionName, Workspace};
+use serde_json::Value;
+
+use super::parse::{Binding, CloudFunction, Magic};
+use crate::display::{Bundle, CellOutput, CellSink, ProgressBar};
+
+/// What the kernel does in the Rust session after a magic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Followup {
+    /// Define (or redefine) the function's stub.
+    DefineStub(FunctionName),
+    /// Evaluate this code (binding a variable).
+    Evaluate(String),
+}
+
+/// `%%cloud_function`: persist, deploy if changed (or forced), then define the stub.
+pub async fn cloud_function(
+    cf: CloudFunction,
+    workspace: &Workspace,
+    out: &CellOutput,
+) -> Result<Followup> {
+    let split = faaset::source::split(&cf.source)?;
+    let name = match cf.name.clone() {
+        Some(name) => name,
+        None => faaset::source::find_entry(&split.rust, None)?.ok_or_else(|| {
+            anyhow!(
+                "the cell has no entry function: write `fn <name>(request: Value, context: Context) -> Value` (or add --name <fn>)"
+            )
+        })?,
+    };
+    let function = FunctionName::new(&name)?;
+    let request = DeployRequest {
+        name: name.clone(),
+        platform: Some(cf.platform.clone()),
+        source: Some(cf.source.clone()),
+        config: cf.config.clone(),
+        force: cf.force,
+    };
+    if cf.no_deploy {
+        let paths = deploy::save(workspace, &request).await?;
+        out.stream(
+            "stdout",
+            &format!(
+                "{name}: saved to {} (not deployed: --no-deploy)",
+                paths.source_file().display()
+            ),
+        );
+    } else {
+        // The core streams what it does, "up to date" included.
+        deploy::deploy(workspace, &request, &CellSink(Some(out.clone()))).await?;
+    }
+    Ok(Followup::DefineStub(function))
+}
+
+pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Result<Vec<Followup>> {
+    let sink = CellSink(Some(out.clone()));
+    match magic {
+        Magic::Reconfigure { function, config } => {
+            deploy::reconfigure(workspace, &function, None, config, &sink).await?;
+        }
+        Magic::Deploy { function, force } => {
+            let request = DeployRequest {
+                name: function,
+                force,
+                ..DeployRequest::default()
+            };
+            deploy::deploy(workspace, &request, &sink).await?;
+        }
+        Magic::Invoke { function, payload } => {
+            let response =
+                faaset::invoke::invoke(workspace, &function, None, &payload, &sink).await?;
+            let json = Value::Object(response);
+            out.display(
+                Bundle::text(serde_json::to_string_pretty(&json)?).with("application/json", json),
+            );
+        }
+        Magic::Experiment(spec) => experiment(workspace, &spec, out).await?,
+        Magic::Load {
+            function,
+            experiment,
+            bind,
+        } => return load(workspace, &function, &experiment, bind, out),
+        Magic::Stats {
+            function,
+            experiment,
+            metric,
+            group_by,
+        } => {
+            let results = results::load(workspace, &function, &experiment)?;
+            out.display(Bundle::report(&report::stats(
+                &results,
+                &metric,
+                group_by.as_deref(),
+            )?));
+        }
+        Magic::Ttest {
+            a,
+            b,
+            metric,
+            paired,
+        } => {
+            let a = results::load(workspace, &a.0, &a.1)?;
+            let b = results::load(workspace, &b.0, &b.1)?;
+            let comparison = results::compare(&a, &b, &metric, paired)?;
+            out.display(Bundle::report(&report::comparison(&comparison, &a, &b)));
+        }
+        Magic::Plot {
+            function,
+            experiment,
+            kind,
+            metric,
+            group_by,
+        } => {
+            let results = results::load(workspace, &function, &experiment)?;
+            let images = [Format::Svg, Format::Png]
+                .into_iter()
+                .map(|format| {
+                    results.plot(kind, &metric, group_by.as_deref(), Options::new(format))
+                })
+                .collect::<faaset::Result<Vec<_>>>()?;
+            let alt = format!("{} of {metric}: {}", kind.name(), results.label());
+            out.display(Bundle::images(&images, &alt));
+        }
+        Magic::Sweep(spec) => sweep(workspace, &spec, out).await?,
+        Magic::List => out.display(Bundle::report(&list(workspace)?)),
+        Magic::Help(topic) => {
+            let text = super::help::text(topic.as_deref()).map_err(|e| anyhow!(e))?;
+            out.display(Bundle::text(text));
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Deploys when the function changed (as FaaSET does before a call), then runs the
+/// experiment with a live progress bar; rows are on disk as they arrive.
+async fn experiment(workspace: &Workspace, spec: &ExperimentSpec, out: &CellOutput) -> Result<()> {
+    let total = spec.validate()?;
+    deploy_if_changed(workspace, &spec.function, spec.platform.clone(), out).await?;
+    let bar = ProgressBar::new(
+        out,
+        &format!("{}/{}", spec.function, spec.experiment_name),
+        total,
+    );
+    let summary =
+        experiment::experiment(workspace, spec, &|p| bar.set(p.done, p.total, p.errors)).await?;
+    let seconds = summary.elapsed.as_secs_f64();
+    let cold = sweep::read_run(&summary)
+        .ok()
+        .map(|calls| calls.iter().filter(|c| c.cold == Some(true)).count())
+        .unwrap_or(0);
+    out.stream(
+        "stdout",
+        &format!(
+            "experiment {} of {} on {}: {} calls, {} errors, {cold} cold starts, {seconds:.2} s ({:.1} calls/s)\nresults: {}",
+            summary.experiment,
+            summary.function,
+            summary.platform,
+            summary.calls,
+            summary.errors,
+            summary.calls as f64 / seconds.max(1e-9),
+            summary.results_csv.display()
+        ),
+    );
+    Ok(())
+}
+
+async fn sweep(workspace: &Workspace, spec: &SweepSpec, out: &CellOutput) -> Result<()> {
+    sweep::check(workspace, spec)?;
+    deploy_if_changed(
+        workspace,
+        &spec.experiment.function,
+        spec.experiment.platform.clone(),
+        out,
+    )
+    .await?;
+    let bar = std::sync::Mutex::new(ProgressBar::new(out, "sweep", 0));
+    let on_event = |event: SweepEvent| {
+        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            SweepEvent::Status(line) => out.stream("stdout", &line),
+            SweepEvent::Started {
+                memory,
+                index,
+                count,
+                calls,
+            } => bar.relabel(&format!("{memory} MB ({}/{count})", index + 1), calls),
+            SweepEvent::Calls { progress, .. } => {
+                bar.set(progress.done, progress.total, progress.errors)
+            }
+            SweepEvent::Finished { .. } => {}
+        }
+    };
+    // An interrupt drops this future, which starts restoring the memory setting; the kernel
+    // then waits for that (`sweep::wait_for_restores`) before the cell ends.
+    let report = sweep::sweep(workspace, spec, &on_event).await?;
+    out.display(Bundle::report(&report::sweep(&report)));
+    if report.results.iter().any(|r| r.stats.is_some()) {
+        let title = format!("{} memory sweep ({})", report.function, report.platform);
+        let images = [Format::Svg, Format::Png]
+            .into_iter()
+            .map(|f| faaset::plot::memory_sweep(&report.chart_points(), &title, f))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.display(Bundle::images(&images, &title));
+    }
+    Ok(())
+}
+
+async fn deploy_if_changed(
+    workspace: &Workspace,
+    function: &str,
+    platform: Option<String>,
+    out: &CellOutput,
+) -> Result<()> {
+    let request = DeployRequest {
+        name: function.to_string(),
+        platform,
+        ..DeployRequest::default()
+    };
+    deploy::deploy(workspace, &request, &CellSink(Some(out.clone()))).await?;
+    Ok(())
+}
+
+fn load(
+    workspace: &Workspace,
+    function: &str,
+    experiment: &str,
+    bind: Option<Binding>,
+    out: &CellOutput,
+) -> Result<Vec<Followup>> {
+    let results = results::load(workspace, function, experiment)?;
+    let all = match &bind {
+        Some(b) => format!("the variable `{}`", b.variable),
+        None => format!("`%faaset load {function} {experiment} as results`"),
+    };
+    out.display(Bundle::report(&report::load(&results, &all)?));
+    let Some(bind) = bind else {
+        return Ok(Vec::new());
+    };
+    let mut code = format!(
+        "let {} = faaset_bridge::load({:?}, {:?});",
+        bind.variable, function, experiment
+    );
+    if bind.polars {
+        out.stream(
+            "stdout",
+            "compiling polars in the session (minutes the first time, then cached)…",
+        );
+        code = format!(
+            ":dep polars = {{ version = \"0.55\", default-features = false, features = [\"csv\", \"fmt\"] }}\n\
+             let {var} = {{ use polars::prelude::{{CsvReadOptions, SerReader}}; \
+             CsvReadOptions::default().with_has_header(true).with_infer_schema_length(None)\
+             .try_into_reader_with_file_path(Some({path:?}.into())).and_then(|r| r.finish())\
+             .expect(\"reading the results\") }};",
+            var = bind.variable,
+            path = results.path().display().to_string(),
+        );
+    }
+    Ok(vec![Followup::Evaluate(code)])
+}
+
+/// Platforms and functions with their deployed state.
+pub fn list(workspace: &Workspace) -> Result<Report> {
+    let mut rows = Vec::new();
+    for name in workspace.functions() {
+        let paths = FunctionPaths::new(workspace, &name);
+        let state = FunctionState::load(&paths)?.unwrap_or_default();
+        let deployed: Vec<String> = state
+            .deployed
+            .iter()
+            .map(|(platform, d)| match d.config.get("memory") {
+                Some(m) => format!("{platform} ({m} MB)"),
+                None => platform.clone(),
+            })
+            .collect();
+        let experiments = results::experiments(workspace, &name);
+        rows.push(vec![
+            name.to_string(),
+            state.platform.clone(),
+            if deployed.is_empty() {
+                "no".into()
+            } else {
+                deployed.join(", ")
+            },
+            experiments.join(", "),
+        ]);
+    }
+    Ok(report::functions_table(&workspace.platforms(), rows))
+}

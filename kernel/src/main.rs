@@ -1,0 +1,133 @@
+//! `faaset-kernel`: the FaaSET Jupyter kernel. Rust cells run on evcxr; `%%cloud_function`
+//! and `%faaset` magics run through the `faaset` core library.
+//!
+//! ```text
+//! faaset-kernel <connection-file>        started by Jupyter (see the kernelspec)
+//! faaset-kernel --install [--user | --prefix DIR]
+//! faaset-kernel --uninstall [--user | --prefix DIR]
+//! ```
+
+mod bridge;
+mod complete;
+mod display;
+mod install;
+mod jupyter;
+mod kernel;
+mod magic;
+mod session;
+mod stubs;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use faaset::Workspace;
+
+/// The bridge's loopback listener and token, made before any thread starts so the session
+/// process inherits them through its environment.
+pub struct BridgeListener {
+    pub listener: std::net::TcpListener,
+    pub token: String,
+}
+
+const USAGE: &str = "usage: faaset-kernel <connection-file>   (started by Jupyter)
+       faaset-kernel --install [--user | --prefix DIR]
+       faaset-kernel --uninstall [--user | --prefix DIR]";
+
+fn main() {
+    // First thing: in the session's child process this runs the evaluated code and never
+    // returns (evcxr starts this same binary for it).
+    evcxr::runtime_hook();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("--install") => install::install(&args[1..]),
+        Some("--uninstall") => install::uninstall(&args[1..]),
+        Some("--version" | "-V") => {
+            println!("faaset-kernel {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Some("--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(path) if args.len() == 1 && !path.starts_with('-') => serve(Path::new(path)),
+        Some(_) => {
+            eprintln!("{USAGE}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = result {
+        eprintln!("faaset-kernel: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(connection_file: &Path) -> Result<()> {
+    let info = jupyter::ConnectionInfo::read(connection_file)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let workspace = Workspace::discover(&cwd)?;
+    let _build_dir_lock = keep_build_dir(&workspace);
+    add_rust_libraries_to_library_path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot listen on 127.0.0.1 for the session's calls")?;
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    // Still one thread here: setting the environment is safe, and the session inherits it.
+    std::env::set_var(bridge::ADDRESS_VAR, listener.local_addr()?.to_string());
+    std::env::set_var(bridge::TOKEN_VAR, &token);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(kernel::run(
+        info,
+        workspace,
+        BridgeListener { listener, token },
+    ))
+}
+
+/// The session's code is a `cdylib` linked against the toolchain's `libstd-*.so`; its
+/// rpath is relative to where rustc wrote it, which does not hold for every build folder
+/// (e.g. one under the home folder, as ours). Adding the toolchain's library folder to the
+/// session's library path makes loading independent of where the build folder is.
+fn add_rust_libraries_to_library_path() {
+    let Ok(output) = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir"])
+        .output()
+    else {
+        return;
+    };
+    let libdir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if libdir.is_empty() {
+        return;
+    }
+    let mut paths = vec![PathBuf::from(&libdir)];
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    if let Ok(joined) = std::env::join_paths(paths) {
+        std::env::set_var("LD_LIBRARY_PATH", joined);
+    }
+}
+
+/// evcxr's build folder, kept between kernel starts of the same workspace so a restart does
+/// not recompile the session's dependencies: `~/.cache/faaset/evcxr/<workspace hash>`
+/// (`$EVCXR_TMPDIR` if the user set it). Two kernels on one workspace cannot share it: the
+/// second gets a temporary folder (the lock is held while the kernel lives).
+fn keep_build_dir(workspace: &Workspace) -> Option<std::fs::File> {
+    if std::env::var_os("EVCXR_TMPDIR").is_some() {
+        return None;
+    }
+    let root = workspace.root().display().to_string();
+    let hash = &faaset::function::sha256_hex(root.as_bytes())[..16];
+    let dir: PathBuf = faaset::workspace::shared_target_dir()
+        .parent()
+        .map(|cache| cache.join("evcxr").join(hash))?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let lock = std::fs::File::create(dir.with_extension("lock")).ok()?;
+    lock.try_lock().ok()?;
+    std::env::set_var("EVCXR_TMPDIR", &dir);
+    Some(lock)
+}

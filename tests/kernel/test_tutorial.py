@@ -1,0 +1,50 @@
+"""The tutorial notebook runs headless, start to end, with kernel `faaset` (as
+`jupyter nbconvert --execute` would), shows no error, and shows at least one plot and one
+HTML table. The executed copy is kept in target/ for a look."""
+
+import os
+import pathlib
+import shutil
+
+import nbformat
+from nbclient import NotebookClient
+
+from conftest import REPO, new_workspace
+
+
+def test_the_tutorial_runs_headless(jupyter_path, evcxr_dir, monkeypatch):
+    workspace = new_workspace()
+    notebook_path = workspace / "tutorial.ipynb"
+    shutil.copy(REPO / "notebooks" / "tutorial.ipynb", notebook_path)
+    notebook = nbformat.read(notebook_path, as_version=4)
+    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
+    monkeypatch.setenv("EVCXR_TMPDIR", str(evcxr_dir))
+    monkeypatch.delenv("FAASET_WORKSPACE", raising=False)
+    client = NotebookClient(
+        notebook,
+        kernel_name="faaset",
+        timeout=900,
+        resources={"metadata": {"path": str(workspace)}},
+    )
+    try:
+        client.execute()
+    finally:
+        target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target / "tutorial.executed.ipynb")
+        faaset = shutil.which("faaset")
+        if faaset:
+            os.system(f"{faaset} --workspace {workspace} local stop >/dev/null 2>&1")
+
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, f"error outputs: {[(e.ename, e.evalue) for e in errors]}"
+    data = [o.get("data", {}) for o in outputs]
+    assert any("image/svg+xml" in d or "image/png" in d for d in data), "an image output"
+    assert any("<table" in d.get("text/html", "") for d in data), "an HTML table"
+    # The tutorial's functions were saved in the notebook's folder (the workspace).
+    for function in ["hello_world", "cpu_test_cloud", "calc_service", "page_rank"]:
+        assert (workspace / "functions" / function / "FAASET.json").is_file(), function
+    rows = workspace / "functions" / "calc_service" / "experiments" / "t_test_demo" / "results.csv"
+    assert len(rows.read_text().strip().splitlines()) == 31
+    shutil.rmtree(workspace, ignore_errors=True)
