@@ -39,6 +39,7 @@ pub fn prelude(crates: &Crates, functions: &[FunctionName]) -> String {
     let mut code = format!(
         ":dep faaset_bridge = {{ path = {} }}\n:dep saaf = {{ path = {} }}\n\
          use faaset_bridge::{{json, Value}};\n\
+         #[allow(unused_imports)]\nuse faaset_bridge::JsonDisplay as _;\n\
          #[allow(unused_imports)]\nuse saaf::Inspector;\n\
          faaset_bridge::report_panics();\n",
         toml_string(&crates.bridge),

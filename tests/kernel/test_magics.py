@@ -71,7 +71,7 @@ def test_reconfigure_publishes_without_rebuilding(hello):
     outputs = hello.ok("%faaset list")
     html = of_type(outputs, "display_data")[-1]["data"]["text/html"]
     assert "<table" in html and "local (512 MB)" in html
-    outputs = hello.ok('hello_world(json!({}))["functionMemory"].clone()')
+    outputs = hello.ok('hello_world(json!({}))["memorySize"].clone()')
     assert result_text(outputs) == "512"
 
 

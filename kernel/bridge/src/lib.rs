@@ -33,6 +33,21 @@ pub fn load(function: &str, experiment: &str) -> Results {
     }
 }
 
+/// How a [`Value`] shows when a cell ends with it: as JSON (pretty text, and
+/// `application/json` for JupyterLab's viewer), not as Rust's debug form. evcxr calls
+/// `evcxr_display` when the final expression has one; the kernel's prelude imports this trait.
+pub trait JsonDisplay {
+    fn evcxr_display(&self);
+}
+
+impl JsonDisplay for Value {
+    fn evcxr_display(&self) {
+        let pretty = serde_json::to_string_pretty(self).unwrap_or_default();
+        println!("EVCXR_BEGIN_CONTENT text/plain\n{pretty}\nEVCXR_END_CONTENT");
+        println!("EVCXR_BEGIN_CONTENT application/json\n{self}\nEVCXR_END_CONTENT");
+    }
+}
+
 /// Makes panics in the session reach the kernel as one marked stdout line (stdout is read
 /// in step with the cell, so the kernel knows the cell failed before it answers).
 pub fn report_panics() {
