@@ -443,7 +443,7 @@ mod tests {
     }
 
     fn error(cell: &str) -> String {
-        parse(cell).unwrap_err().to_string()
+        format!("{:#}", parse(cell).unwrap_err())
     }
 
     #[test]
