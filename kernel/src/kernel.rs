@@ -88,12 +88,20 @@ pub struct Kernel {
     workspace: Workspace,
     shared: Arc<Shared>,
     iopub: Iopub,
-    session: Result<Arc<Session>, String>,
-    /// The prelude (bridge, stubs of every saved function) being evaluated.
-    init: Option<JoinHandle<Result<(), String>>>,
+    /// `None` until the start-up task has finished.
+    session: Option<Result<Arc<Session>, String>>,
+    /// Starts the session and evaluates the prelude (bridge, stubs of every saved function)
+    /// in the background, so `kernel_info` is answered at once.
+    init: Option<JoinHandle<Startup>>,
     /// Shown by the first cell: platforms, functions, and any start-up problem.
     banner: Option<String>,
     count: u32,
+}
+
+/// What the start-up task ends with: the session, and a problem to show if any.
+struct Startup {
+    session: Result<Arc<Session>, String>,
+    problem: Option<String>,
 }
 
 impl Kernel {
@@ -102,7 +110,7 @@ impl Kernel {
     pub fn start(workspace: Workspace, iopub: Iopub) -> (Kernel, Arc<Shared>) {
         let shared = Arc::new(Shared::new());
         let functions = workspace.functions();
-        let mut banner = format!(
+        let banner = format!(
             "FaaSET-rs {} — workspace {}\nplatforms: {}\nfunctions: {}",
             env!("CARGO_PKG_VERSION"),
             workspace.root().display(),
@@ -118,42 +126,36 @@ impl Kernel {
                     + " (call them as Rust functions, e.g. f(json!({})))"
             }
         );
-        let session = Crates::find()
-            .map_err(|e| e.to_string())
-            .and_then(|crates| {
-                let session = Session::start(shared.clone()).map_err(|e| e.to_string())?;
-                Ok((Arc::new(session), crates))
-            });
-        let mut init = None;
-        let session = match session {
-            Ok((session, crates)) => {
-                let _ = shared.session.set(session.clone());
-                let prelude = stubs::prelude(&crates, &functions);
-                let evaluating = session.clone();
-                init = Some(tokio::spawn(async move {
-                    evaluating
-                        .execute(prelude)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("defining the function stubs failed: {e}"))
-                }));
-                Ok(session)
-            }
-            Err(e) => {
-                banner += &format!("\nthe Rust session could not start: {e}");
-                Err(e)
-            }
-        };
+        let init = tokio::spawn(start_session(shared.clone(), functions));
         let kernel = Kernel {
             workspace,
             shared: shared.clone(),
             iopub,
-            session,
-            init,
+            session: None,
+            init: Some(init),
             banner: Some(banner),
             count: 0,
         };
         (kernel, shared)
+    }
+
+    /// The session, once the start-up task has finished (waits for it the first time).
+    async fn session(&mut self) -> Result<Arc<Session>, String> {
+        if let Some(init) = self.init.take() {
+            let startup = init.await.unwrap_or_else(|e| Startup {
+                session: Err(format!("the session's start-up failed: {e}")),
+                problem: None,
+            });
+            if let Some(problem) = startup.problem {
+                self.banner
+                    .get_or_insert_with(String::new)
+                    .push_str(&format!("\n{problem}"));
+            }
+            self.session = Some(startup.session);
+        }
+        self.session
+            .clone()
+            .unwrap_or_else(|| Err("the session has not started".into()))
     }
 
     /// Serves the shell socket until the process ends.
@@ -273,21 +275,15 @@ impl Kernel {
         }
     }
 
-    /// Waits for the start-up evaluation, then shows the banner (first cell only).
+    /// Waits for the start-up, then shows the banner (first cell only).
     async fn finish_start(&mut self, out: &CellOutput) {
-        let mut problem = None;
-        if let Some(init) = self.init.take() {
-            problem = match init.await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(e) => Some(format!("start-up failed: {e}")),
-            };
+        if let Err(e) = self.session().await {
+            self.banner
+                .get_or_insert_with(String::new)
+                .push_str(&format!("\nthe Rust session could not start: {e}"));
         }
         if let Some(banner) = self.banner.take() {
             out.stream("stdout", &banner);
-        }
-        if let Some(problem) = problem {
-            out.stream("stderr", &problem);
         }
     }
 
@@ -319,8 +315,8 @@ impl Kernel {
         out: &CellOutput,
         count: u32,
     ) -> Result<(), CellError> {
-        let session = match &self.session {
-            Ok(session) => session.clone(),
+        let session = match self.session().await {
+            Ok(session) => session,
             Err(e) => {
                 return Err(CellError::new(
                     "SessionError",
@@ -379,12 +375,12 @@ impl Kernel {
         }
     }
 
-    async fn complete(&self, code: &str, cursor: usize) -> Value {
+    async fn complete(&mut self, code: &str, cursor: usize) -> Value {
         let position = byte_offset(code, cursor);
         if let Some(reply) = complete_magic(&self.workspace, code, position) {
             return reply;
         }
-        let Ok(session) = &self.session else {
+        let Ok(session) = self.session().await else {
             return json!({"status": "ok", "matches": [], "cursor_start": cursor, "cursor_end": cursor, "metadata": {}});
         };
         match session.completions(code.to_string(), position).await {
@@ -408,9 +404,9 @@ impl Kernel {
         }
     }
 
-    async fn inspect(&self, code: &str, cursor: usize) -> Value {
+    async fn inspect(&mut self, code: &str, cursor: usize) -> Value {
         let not_found = json!({"status": "ok", "found": false, "data": {}, "metadata": {}});
-        let Ok(session) = &self.session else {
+        let Ok(session) = self.session().await else {
             return not_found;
         };
         match session
@@ -468,6 +464,46 @@ pub async fn serve_control(
     }
 }
 
+/// Starts evcxr (its first evaluation takes seconds) and evaluates the prelude.
+async fn start_session(shared: Arc<Shared>, functions: Vec<faaset::FunctionName>) -> Startup {
+    let crates = match Crates::find() {
+        Ok(crates) => crates,
+        Err(e) => {
+            return Startup {
+                session: Err(e.to_string()),
+                problem: None,
+            }
+        }
+    };
+    let sink = shared.clone();
+    let started = tokio::task::spawn_blocking(move || Session::start(sink)).await;
+    let session = match started {
+        Ok(Ok(session)) => Arc::new(session),
+        Ok(Err(e)) => {
+            return Startup {
+                session: Err(e.to_string()),
+                problem: None,
+            }
+        }
+        Err(e) => {
+            return Startup {
+                session: Err(e.to_string()),
+                problem: None,
+            }
+        }
+    };
+    let _ = shared.session.set(session.clone());
+    let problem = session
+        .execute(stubs::prelude(&crates, &functions))
+        .await
+        .err()
+        .map(|e| format!("defining the function stubs failed: {e}"));
+    Startup {
+        session: Ok(session),
+        problem,
+    }
+}
+
 /// Stops the running cell and the session process; the caller replies, then exits.
 async fn shutdown(request: &Message, shared: &Shared) -> Value {
     shared.interrupt();
@@ -501,7 +537,6 @@ pub fn kernel_info() -> Value {
             "codemirror_mode": "rust",
         },
         "banner": format!("FaaSET-rs {}: Rust (evcxr) with %%cloud_function and %faaset magics; `%faaset help`", env!("CARGO_PKG_VERSION")),
-        "help_links": [{"text": "FaaSET-rs magics", "url": "https://github.com/"}],
     })
 }
 
