@@ -7,7 +7,7 @@
 #  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
 #    first deploy does not wait for them;
 #  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)", and a Python
-#    virtual environment (~/.local/share/faaset-venv) with JupyterLab and the test tools,
+#    virtual environment (~/.local/share/faaset/venv) with JupyterLab and the test tools,
 #    from the requirements*.txt files of this clone.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -59,7 +59,7 @@ printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})
   > "$warm/functions/warm_up/src/function.rs"
 "$prefix/bin/faaset" --workspace "$warm" deploy warm_up >/dev/null
 
-venv="${FAASET_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv}"
+venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
 say "installing Jupyter and the Python test tools into $venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip

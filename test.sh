@@ -5,7 +5,7 @@
 # Run ./install.sh once first: it installs the Python side (jupyter_client, nbclient, pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
-venv="${FAASET_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv}"
+venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The kernel (evcxr) is tested in release, sharing the dependencies of the release build

@@ -95,10 +95,10 @@ def main():
     med = statistics.median
     print("| figure (median) | measured | baseline in the same run | target |")
     print("|---|--:|--:|---|")
-    print(f"| kernel start → `kernel_info` reply, 20 saved functions ({STARTS} starts) | {med(infos):.2} s | first start (cold session build) {cold_info:.2} s | < 15 s |")
-    print(f"| kernel start → first cell answered (20 stubs defined) | {med(firsts):.2} s | first start {cold_first:.2} s | |")
-    print(f"| `%faaset invoke` added to the function's round trip ({INVOKES} calls) | {med(added):.1} ms (max {max(added):.1}) | the call's own round trip {med(own):.2} ms | < 50 ms |")
-    print(f"| stub call from a Rust cell, evcxr compile included ({STUB_CALLS} cells) | {med(stub):.2} s (max {max(stub):.2}) | | < 1.5 s |")
+    print(f"| kernel start → `kernel_info` reply, 20 saved functions ({STARTS} starts) | {med(infos):.2f} s | first start (cold session build) {cold_info:.2f} s | < 15 s |")
+    print(f"| kernel start → first cell answered (20 stubs defined) | {med(firsts):.1f} s | first start (cold session build) {cold_first:.1f} s | |")
+    print(f"| `%faaset invoke` added to the function's round trip ({INVOKES} calls) | {med(added):.1f} ms (max {max(added):.1f}) | the call's own round trip {med(own):.2f} ms | < 50 ms |")
+    print(f"| stub call from a Rust cell, evcxr compile included ({STUB_CALLS} cells) | {med(stub):.2f} s (max {max(stub):.2f}) | | < 1.5 s |")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # Needs ./install.sh first (the release kernel, faaset, and the Python venv).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-venv="${FAASET_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv}"
+venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
 cd "$here/.."
 cargo build --release --locked -p faaset-kernel -p faaset-core >&2
 "$venv/bin/python" bench/kernel.py "$@" > "$here/results-kernel.md.tmp"
