@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the function's `bootstrap` for AWS Lambda's provided.al2023 runtime and zips it:
+# cargo-lambda cross-links with Zig against an old glibc, so the binary runs on Lambda's
+# Amazon Linux whatever this machine's glibc is. The same binary also runs on the local
+# platform. $1: the function's platform folder; faaset has generated the crate in $1/.build.
+# Set by faaset: FAASET_CRATE (crate and binary name), FAASET_TARGET_DIR (shared by all
+# functions), FAASET_ARCHITECTURE (x86_64 or arm64).
+set -euo pipefail
+cd "$1/.build"
+# cargo-lambda and Zig come from PyPI into FaaSET's virtual environment (install.sh); one on
+# PATH is used when the venv has none.
+venv="${FAASET_HOME:-$HOME/.local/share/faaset}/venv"
+if [ -x "$venv/bin/cargo-lambda" ]; then
+  export PATH="$venv/bin:$PATH"
+elif ! command -v cargo-lambda >/dev/null; then
+  echo "cargo-lambda is neither in $venv nor on PATH: run ./install.sh (it installs cargo-lambda and ziglang from PyPI)" >&2
+  exit 1
+fi
+case "${FAASET_ARCHITECTURE:-x86_64}" in
+  x86_64) target=x86_64-unknown-linux-gnu; flag=--x86-64 ;;
+  arm64) target=aarch64-unknown-linux-gnu; flag=--arm64 ;;
+  *) echo "unknown architecture ${FAASET_ARCHITECTURE}: use x86_64 or arm64" >&2; exit 1 ;;
+esac
+exec 9>"$FAASET_TARGET_DIR/.faaset-build.lock"
+flock 9
+cargo lambda build --release "$flag" --output-format zip --lambda-dir lambda \
+  --target-dir "$FAASET_TARGET_DIR" --color never
+cp "lambda/$FAASET_CRATE/bootstrap.zip" bootstrap.zip
+cp "$FAASET_TARGET_DIR/$target/release/$FAASET_CRATE" bootstrap
