@@ -5,7 +5,10 @@
 #  - the resources functions are built against (platform templates, faaset-runtime, saaf)
 #    into ~/.local/share/faaset, so any folder can be a workspace;
 #  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
-#    first deploy does not wait for them.
+#    first deploy does not wait for them;
+#  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
+#    packages of every requirements*.txt here (cargo-lambda and Zig for AWS builds, moto for
+#    the offline AWS tests, ...).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +21,10 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v flock >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v python3 >/dev/null || missing+=(python3)
+# Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v objdump >/dev/null || missing+=(binutils)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -38,10 +45,28 @@ say "installing platform templates and runtime crates into $data"
 rm -rf "$data.new"
 mkdir -p "$data.new"
 cp -r platforms faaset-runtime saaf "$data.new/"
+# The venv lives in the same folder: carry it over instead of rebuilding it every time.
+if [ -d "$data/venv" ]; then mv "$data/venv" "$data.new/venv"; fi
 rm -rf "$data.old"
 if [ -d "$data" ]; then mv "$data" "$data.old"; fi
 mv "$data.new" "$data"
 rm -rf "$data.old"
+
+# Python tools into one venv: every requirements*.txt at the repository root, pinned there.
+install_python_requirements() {
+  local venv="${FAASET_HOME:-$HOME/.local/share/faaset}/venv"
+  local files=(requirements*.txt)
+  [ -e "${files[0]}" ] || return 0
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the Python venv $venv"
+    python3 -m venv "$venv"
+  fi
+  local args=()
+  for f in "${files[@]}"; do args+=(-r "$f"); done
+  say "installing Python packages into $venv: ${files[*]}"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+}
+install_python_requirements
 
 say "precompiling the dependencies functions share"
 warm="$(mktemp -d)"

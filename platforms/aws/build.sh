@@ -23,7 +23,9 @@ case "${FAASET_ARCHITECTURE:-x86_64}" in
 esac
 exec 9>"$FAASET_TARGET_DIR/.faaset-build.lock"
 flock 9
-cargo lambda build --release "$flag" --output-format zip --lambda-dir lambda \
-  --target-dir "$FAASET_TARGET_DIR" --color never
+# The target dir goes through the environment: cargo-lambda 1.9 passes a --target-dir flag
+# on to `cargo metadata`, which refuses it.
+CARGO_TARGET_DIR="$FAASET_TARGET_DIR" cargo lambda build --release "$flag" --output-format zip \
+  --lambda-dir lambda --color never
 cp "lambda/$FAASET_CRATE/bootstrap.zip" bootstrap.zip
 cp "$FAASET_TARGET_DIR/$target/release/$FAASET_CRATE" bootstrap

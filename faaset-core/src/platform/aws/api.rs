@@ -620,7 +620,7 @@ mod tests {
             profile_region: None,
         };
         let lambda = Lambda::new(
-            reqwest::Client::new(),
+            crate::platform::http_client().build().unwrap(),
             "http://127.0.0.1:1/".parse().unwrap(),
             Signer::new(&resolved, "us-east-1"),
         );
