@@ -54,7 +54,7 @@ rm -rf "$data.old"
 
 # Python tools into one venv: every requirements*.txt at the repository root, pinned there.
 install_python_requirements() {
-  local venv="${FAASET_HOME:-$HOME/.local/share/faaset}/venv"
+  local venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
   local files=(requirements*.txt)
   [ -e "${files[0]}" ] || return 0
   if [ ! -x "$venv/bin/python" ]; then

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$1/.build"
 # cargo-lambda and Zig come from PyPI into FaaSET's virtual environment (install.sh); one on
-# PATH is used when the venv has none.
-venv="${FAASET_HOME:-$HOME/.local/share/faaset}/venv"
+# PATH is used when the venv has none. $FAASET_VENV names another venv.
+venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
 if [ -x "$venv/bin/cargo-lambda" ]; then
   export PATH="$venv/bin:$PATH"
 elif ! command -v cargo-lambda >/dev/null; then

@@ -22,8 +22,12 @@ const KEY_ID: &str = "AKIAFAASETTEST0042";
 const SECRET: &str = "faaset-test-secret-never-written-anywhere";
 const REGION: &str = "us-east-1";
 
-/// FaaSET's venv, as install.sh and build.sh find it.
+/// FaaSET's venv, as install.sh and build.sh find it: `$FAASET_VENV`, else
+/// `${FAASET_HOME:-~/.local/share/faaset}/venv`.
 fn venv() -> PathBuf {
+    if let Some(venv) = std::env::var_os("FAASET_VENV").filter(|v| !v.is_empty()) {
+        return PathBuf::from(venv);
+    }
     match std::env::var_os("FAASET_HOME") {
         Some(home) => PathBuf::from(home).join("venv"),
         None => {
@@ -479,7 +483,10 @@ fn aws_lifecycle_against_moto() {
     .ok();
     let response = run.json();
     assert_eq!(response["message"], "Hi local!", "{response}");
-    assert_eq!(response["platform"], "local", "{response}");
+    assert_eq!(
+        response["platform"], "Local",
+        "SAAF names the local platform: {response}"
+    );
 }
 
 #[test]
