@@ -322,28 +322,35 @@ impl Lambda {
         let status = response.status();
         let headers = response.headers().clone();
         match response.bytes().await {
-            Ok(body) if status.is_success() => Invocation {
-                function_error: headers.contains_key("x-amz-function-error"),
-                log_tail: headers
-                    .get("x-amz-log-result")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
+            Ok(body) => self.invocation(Answer {
+                status,
+                headers,
                 body,
-                failure: None,
-            },
-            Ok(body) => {
-                let answer = Answer {
-                    status,
-                    headers,
-                    body,
-                };
-                Invocation::failed(self.refusal("Invoke", &answer).to_string())
-            }
+            }),
             Err(e) => Invocation::failed(format!(
                 "reading the answer of {} failed: {}",
                 self.endpoint,
                 error_chain(&e)
             )),
+        }
+    }
+
+    /// Reads Invoke's answer: a 200 carries the function's result (or, with
+    /// `X-Amz-Function-Error`, its error object) and the log tail; anything else means the
+    /// call did not reach the function (throttled, refused, not found).
+    fn invocation(&self, answer: Answer) -> Invocation {
+        if !answer.status.is_success() {
+            return Invocation::failed(self.refusal("Invoke", &answer).to_string());
+        }
+        Invocation {
+            function_error: answer.headers.contains_key("x-amz-function-error"),
+            log_tail: answer
+                .headers
+                .get("x-amz-log-result")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: answer.body,
+            failure: None,
         }
     }
 
@@ -634,6 +641,49 @@ mod tests {
         assert!(
             !m.contains("tok3n") && !m.contains("s3cr3t") && !m.contains("AKIAEXAMPLE"),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn invoke_answers_become_results_errors_or_failures() {
+        use base64::Engine as _;
+        let resolved = Resolved {
+            credentials: Credentials::new("AKIAEXAMPLE9876", "s", None, None, "t"),
+            source: "the environment".into(),
+            profile_region: None,
+        };
+        let lambda = Lambda::new(
+            crate::platform::http_client().build().unwrap(),
+            "http://127.0.0.1:1/".parse().unwrap(),
+            Signer::new(&resolved, "us-east-1"),
+        );
+        let log = "START RequestId: r\nEND RequestId: r\nREPORT RequestId: r\tDuration: 4.20 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\tInit Duration: 25.00 ms\t\n";
+        let mut a = answer(200, None, r#"{"errorType":"Panic","errorMessage":"boom"}"#);
+        a.headers
+            .insert("x-amz-function-error", "Unhandled".parse().unwrap());
+        a.headers.insert(
+            "x-amz-log-result",
+            base64::engine::general_purpose::STANDARD
+                .encode(log)
+                .parse()
+                .unwrap(),
+        );
+        let i = lambda.invocation(a);
+        assert!(i.function_error && i.failure.is_none());
+        let report = super::super::report::fields_from_log_tail(i.log_tail.as_deref().unwrap());
+        assert_eq!(report["initDuration"], 25.0);
+        assert_eq!(report["coldStart"], true);
+        let i = lambda.invocation(answer(200, None, r#"{"ok":1}"#));
+        assert!(!i.function_error && i.failure.is_none() && i.log_tail.is_none());
+        let i = lambda.invocation(answer(
+            429,
+            Some("TooManyRequestsException"),
+            r#"{"message":"Rate exceeded"}"#,
+        ));
+        let failure = i.failure.unwrap();
+        assert!(
+            failure.contains("Invoke failed (429 TooManyRequestsException): Rate exceeded"),
+            "{failure}"
         );
     }
 
