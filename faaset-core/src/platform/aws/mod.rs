@@ -280,7 +280,21 @@ pub async fn publish(
             body.insert("FunctionName".into(), name.into());
             body.insert("Architectures".into(), json!([arch]));
             body.insert("Code".into(), json!({ "ZipFile": read_zip(zip)? }));
-            lambda.create_function(&Value::Object(body)).await?;
+            let body = Value::Object(body);
+            // A role created moments ago is not assumable by Lambda for a few seconds (IAM is
+            // eventually consistent): retry that one refusal for up to ~30 s.
+            let mut attempts = 0;
+            loop {
+                match lambda.create_function(&body).await {
+                    Err(Error::Aws(message))
+                        if message.contains("cannot be assumed") && attempts < 10 =>
+                    {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    result => break result?,
+                }
+            }
             lambda.wait_until_ready(name, UPDATE_LIMIT).await?;
         }
         Some(function) => {
