@@ -240,6 +240,20 @@ pub async fn reconfigure(
             p.paths.name, p.paths.name
         )));
     };
+    // A build key (the architecture) cannot change without a new binary.
+    if let Some(key) = p
+        .platform
+        .build_keys()
+        .iter()
+        .find(|k| deployed.config.get(**k) != p.merged.get(**k))
+    {
+        let value = p.merged.get(*key).cloned().unwrap_or(Value::Null);
+        return Err(Error::Usage(format!(
+            "changing \"{key}\" of {} needs a new build: run `faaset deploy {} --platform \
+             {platform} --config '{{\"{key}\": {value}}}'`",
+            p.paths.name, p.paths.name
+        )));
+    }
     let mut hashes = deployed.hashes.clone();
     hashes.config = sha256_hex(Value::Object(p.merged.clone()).to_string().as_bytes());
     sink.status(&format!(

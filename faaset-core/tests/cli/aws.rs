@@ -386,6 +386,14 @@ fn aws_lifecycle_against_moto() {
         binary_before
     );
 
+    // The architecture is built into the binary: reconfigure refuses to change it.
+    faaset(
+        &ws,
+        &["reconfigure", "hello_aws", r#"{"architecture": "arm64"}"#],
+        &env,
+    )
+    .user_error("changing \"architecture\" of hello_aws needs a new build");
+
     // An experiment through the runner: one row per call in results.csv.
     let run = faaset(
         &ws,

@@ -297,17 +297,9 @@ pub async fn publish(
             }
             lambda.wait_until_ready(name, UPDATE_LIMIT).await?;
         }
-        Some(function) => {
-            let deployed_arch = function
-                .pointer("/Configuration/Architectures/0")
-                .and_then(Value::as_str)
-                .unwrap_or("x86_64");
-            if code.is_none() && deployed_arch != arch {
-                return Err(Error::Usage(format!(
-                    "{name} runs on {deployed_arch}; changing \"architecture\" needs a new \
-                     build: run `faaset deploy {name} --config '{{\"architecture\": \"{arch}\"}}'`"
-                )));
-            }
+        Some(_) => {
+            // An `architecture` change never gets here without code: it is a build key
+            // (`deploy` rebuilds, `reconfigure` refuses).
             sink.status(&format!(
                 "{name}: UpdateFunctionConfiguration in {}",
                 lambda.signer().region()
