@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$1/.build"
 # cargo-lambda and Zig come from PyPI into FaaSET's virtual environment (install.sh); one on
 # PATH is used when the venv has none. $FAASET_VENV names another venv.
+# The kernel's venv (~/.local/share/faaset-venv) is looked at too, as install.sh may put
+# every requirements*.txt there.
 venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
+for candidate in "$venv" "${XDG_DATA_HOME:-$HOME/.local/share}/faaset-venv"; do
+  if [ -x "$candidate/bin/cargo-lambda" ]; then venv="$candidate"; break; fi
+done
 if [ -x "$venv/bin/cargo-lambda" ]; then
   export PATH="$venv/bin:$PATH"
 elif ! command -v cargo-lambda >/dev/null; then

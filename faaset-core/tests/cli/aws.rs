@@ -22,18 +22,25 @@ const KEY_ID: &str = "AKIAFAASETTEST0042";
 const SECRET: &str = "faaset-test-secret-never-written-anywhere";
 const REGION: &str = "us-east-1";
 
-/// FaaSET's venv, as install.sh and build.sh find it: `$FAASET_VENV`, else
-/// `${FAASET_HOME:-~/.local/share/faaset}/venv`.
+/// FaaSET's venv, as build.sh finds it: `$FAASET_VENV`, else
+/// `${FAASET_HOME:-~/.local/share/faaset}/venv`, else the kernel's `~/.local/share/faaset-venv`
+/// — the first that has moto; the first candidate when none has.
 fn venv() -> PathBuf {
-    if let Some(venv) = std::env::var_os("FAASET_VENV").filter(|v| !v.is_empty()) {
-        return PathBuf::from(venv);
-    }
-    match std::env::var_os("FAASET_HOME") {
-        Some(home) => PathBuf::from(home).join("venv"),
-        None => {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".local/share/faaset/venv")
-        }
-    }
+    let home = PathBuf::from(std::env::var("HOME").expect("HOME"));
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/share"));
+    let own = match std::env::var_os("FAASET_VENV").filter(|v| !v.is_empty()) {
+        Some(venv) => PathBuf::from(venv),
+        None => match std::env::var_os("FAASET_HOME") {
+            Some(faaset_home) => PathBuf::from(faaset_home).join("venv"),
+            None => home.join(".local/share/faaset/venv"),
+        },
+    };
+    [own.clone(), data.join("faaset-venv")]
+        .into_iter()
+        .find(|v| v.join("bin/moto_server").is_file())
+        .unwrap_or(own)
 }
 
 /// A moto server on a free loopback port, stopped on drop.
