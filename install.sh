@@ -6,9 +6,10 @@
 #    into ~/.local/share/faaset, so any folder can be a workspace;
 #  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
 #    first deploy does not wait for them;
-#  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)", and a Python
-#    virtual environment (~/.local/share/faaset/venv) with JupyterLab and the test tools,
-#    from the requirements*.txt files of this clone.
+#  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)";
+#  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
+#    packages of every requirements*.txt here (JupyterLab and the kernel's test tools,
+#    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,7 +22,10 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v flock >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
-python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v python3 >/dev/null || missing+=(python3)
+# Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v objdump >/dev/null || missing+=(binutils)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -45,10 +49,28 @@ mkdir -p "$data.new"
 cp -r platforms faaset-runtime saaf "$data.new/"
 mkdir -p "$data.new/kernel"
 cp -r kernel/bridge "$data.new/kernel/"
+# The venv lives in the same folder: carry it over instead of rebuilding it every time.
+if [ -d "$data/venv" ]; then mv "$data/venv" "$data.new/venv"; fi
 rm -rf "$data.old"
 if [ -d "$data" ]; then mv "$data" "$data.old"; fi
 mv "$data.new" "$data"
 rm -rf "$data.old"
+
+# Python tools into one venv: every requirements*.txt at the repository root, pinned there.
+install_python_requirements() {
+  local venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
+  local files=(requirements*.txt)
+  [ -e "${files[0]}" ] || return 0
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the Python venv $venv"
+    python3 -m venv "$venv"
+  fi
+  local args=()
+  for f in "${files[@]}"; do args+=(-r "$f"); done
+  say "installing Python packages into $venv: ${files[*]}"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+}
+install_python_requirements
 
 say "precompiling the dependencies functions share"
 warm="$(mktemp -d)"
@@ -58,14 +80,6 @@ printf '{"name": "warm_up", "platform": "local"}\n' > "$warm/functions/warm_up/F
 printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})\n}\n' \
   > "$warm/functions/warm_up/src/function.rs"
 "$prefix/bin/faaset" --workspace "$warm" deploy warm_up >/dev/null
-
-venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
-say "installing Jupyter and the Python test tools into $venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-for requirements in requirements*.txt; do
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-done
 
 say "installing the Jupyter kernel \"Rust (FaaSET)\""
 "$prefix/bin/faaset-kernel" --install --user

@@ -478,7 +478,7 @@ async fn warm_calls(
     calls: usize,
 ) -> Result<WarmSamples> {
     let invoker = std::sync::Arc::new(Invoker::new(workspace, "noop", None).await?);
-    let http = reqwest::Client::builder()
+    let http = faaset::platform::http_client()
         .no_proxy()
         .tcp_nodelay(true)
         .build()?;

@@ -14,7 +14,7 @@ use crate::function::{
     Hashes,
 };
 use crate::name::FunctionName;
-use crate::platform::{local, scripts, Platform};
+use crate::platform::{aws, local, scripts, Backend, Platform};
 use crate::progress::Sink;
 use crate::source;
 use crate::workspace::{resources_dir, shared_target_dir, Workspace};
@@ -163,8 +163,14 @@ pub async fn deploy(
     };
     let deployed = p.state.deployed.get(platform);
     let built = p.paths.build_dir(platform).join("bootstrap").is_file();
+    // A build key (the architecture a binary is built for) changes the code too.
     let code_changed = deployed.is_none_or(|d| {
-        d.hashes.source != hashes.source || d.hashes.platform_files != hashes.platform_files
+        d.hashes.source != hashes.source
+            || d.hashes.platform_files != hashes.platform_files
+            || p.platform
+                .build_keys()
+                .iter()
+                .any(|k| d.config.get(*k) != p.merged.get(*k))
     });
     let needs_build = p.platform.builds() && (request.force || code_changed || !built);
     let needs_publish = needs_build || request.force || deployed.is_none_or(|d| d.hashes != hashes);
@@ -180,11 +186,23 @@ pub async fn deploy(
         ));
         return Ok(outcome(p, Action::UpToDate));
     }
+    if let Backend::Lambda { .. } = p.platform.backend() {
+        // Credentials, region and role are checked before a build that takes minutes.
+        aws::preflight(&p.merged)?;
+    }
     if needs_build {
         build(p, sink).await?;
     }
     sink.status(&format!("{}: publishing to {platform}", p.paths.name));
-    publish(workspace, &p.paths, &p.platform, &p.merged).await?;
+    publish(
+        workspace,
+        &p.paths,
+        &p.platform,
+        &p.merged,
+        needs_build,
+        sink,
+    )
+    .await?;
     state.deployed.insert(
         platform.to_string(),
         Deployed {
@@ -234,13 +252,27 @@ pub async fn reconfigure(
             p.paths.name, p.paths.name
         )));
     };
+    // A build key (the architecture) cannot change without a new binary.
+    if let Some(key) = p
+        .platform
+        .build_keys()
+        .iter()
+        .find(|k| deployed.config.get(**k) != p.merged.get(**k))
+    {
+        let value = p.merged.get(*key).cloned().unwrap_or(Value::Null);
+        return Err(Error::Usage(format!(
+            "changing \"{key}\" of {} needs a new build: run `faaset deploy {} --platform \
+             {platform} --config '{{\"{key}\": {value}}}'`",
+            p.paths.name, p.paths.name
+        )));
+    }
     let mut hashes = deployed.hashes.clone();
     hashes.config = sha256_hex(Value::Object(p.merged.clone()).to_string().as_bytes());
     sink.status(&format!(
         "{}: publishing configuration to {platform}",
         p.paths.name
     ));
-    publish(workspace, &p.paths, &p.platform, &p.merged).await?;
+    publish(workspace, &p.paths, &p.platform, &p.merged, false, sink).await?;
     let mut state = p.state.clone();
     store_saved_config(&mut state, &p);
     state.deployed.insert(
@@ -271,18 +303,37 @@ pub async fn republish(
             paths.name
         ))
     })?;
-    publish(workspace, paths, platform, &deployed.config).await
+    publish(
+        workspace,
+        paths,
+        platform,
+        &deployed.config,
+        false,
+        &crate::progress::Quiet,
+    )
+    .await
 }
 
+/// Publishes the merged configuration and, on platforms that upload code, the fresh build
+/// when `built` (a configuration change alone never uploads code).
 async fn publish(
     workspace: &Workspace,
     paths: &FunctionPaths,
     platform: &Platform,
     merged: &Config,
+    built: bool,
+    sink: &dyn Sink,
 ) -> Result<()> {
-    if !platform.builds() {
+    match platform.backend() {
         // Reached at its own URL: the configuration recorded in FAASET.json is the publish.
-        return Ok(());
+        Backend::Http => return Ok(()),
+        Backend::Lambda { function_url } => {
+            // build.sh leaves the zip beside the binary; it is uploaded only after a build.
+            let zip = paths.build_dir(platform.name()).join("bootstrap.zip");
+            let code = built.then_some(zip.as_path());
+            return aws::publish(paths.name.as_str(), merged, code, &zip, function_url, sink).await;
+        }
+        Backend::Engine => {}
     }
     // A fresh build if there is one (`.build/` is rebuilt by every deploy and may hold a
     // failed build), else the binary of the last successful deploy.
@@ -365,6 +416,14 @@ async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
         ("FAASET_CRATE", crate_name),
         ("FAASET_PLATFORM", platform.to_string()),
         ("FAASET_TARGET_DIR", target.display().to_string()),
+        (
+            "FAASET_ARCHITECTURE",
+            p.merged
+                .get("architecture")
+                .and_then(Value::as_str)
+                .unwrap_or("x86_64")
+                .to_string(),
+        ),
     ];
     let run = scripts::run(&platform_dir, "build.sh", &[], &env, &log, sink).await?;
     let user_source = relative_to_cwd(&p.paths.source_file());

@@ -56,6 +56,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// AWS Lambda (or the `endpoint_url`) refused or could not be reached.
+    #[error("AWS Lambda: {0}")]
+    Aws(String),
+
     #[error("the local platform engine: {0}")]
     Engine(String),
 

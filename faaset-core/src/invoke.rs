@@ -9,11 +9,10 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::deploy;
-use crate::engine::wire::Report;
 use crate::error::{Error, Result};
 use crate::function::{now_ms, sha256_hex, FunctionPaths, FunctionState};
 use crate::name::FunctionName;
-use crate::platform::{http::HttpTarget, local::EngineClient, scripts, Platform};
+use crate::platform::{aws, http::HttpTarget, local::EngineClient, scripts, Backend, Platform};
 use crate::progress::Quiet;
 use crate::workspace::Workspace;
 
@@ -29,6 +28,10 @@ enum Route {
     Engine(EngineClient),
     /// A function reached over HTTP (platform `http`).
     Http(HttpTarget),
+    /// AWS Lambda's Invoke API (platform `aws`).
+    Lambda(aws::Invoker),
+    /// A Lambda function URL (platform `aws_function_url`).
+    FunctionUrl(aws::UrlInvoker),
     /// The function's own `run.sh`, which differs from the platform template's.
     Script,
 }
@@ -55,14 +58,25 @@ impl Invoker {
         let state = FunctionState::load(&paths)?
             .ok_or_else(|| deploy::unknown_function(workspace, &name))?;
         let platform = Platform::resolve(workspace, platform.unwrap_or(&state.platform))?;
-        let route = if !platform.builds() {
-            let deployed = state.deployed.get(platform.name()).ok_or_else(|| {
+        let deployed = || {
+            state.deployed.get(platform.name()).ok_or_else(|| {
                 Error::Usage(format!(
-                    "{name} is not deployed on {}: run `faaset deploy {name}` first",
+                    "{name} is not deployed on {}: run `faaset deploy {name} --platform {}` first",
+                    platform.name(),
                     platform.name()
                 ))
-            })?;
-            Route::Http(HttpTarget::from_config(&deployed.config)?)
+            })
+        };
+        let route = if platform.backend() == Backend::Http {
+            Route::Http(HttpTarget::from_config(&deployed()?.config)?)
+        } else if platform.backend()
+            == (Backend::Lambda {
+                function_url: false,
+            })
+        {
+            Route::Lambda(aws::Invoker::new(&deployed()?.config)?)
+        } else if platform.backend() == (Backend::Lambda { function_url: true }) {
+            Route::FunctionUrl(aws::UrlInvoker::new(name.as_str(), &deployed()?.config).await?)
         } else if run_script_customised(&paths, &platform) {
             // The script finds the engine through engine.json: make sure one is running.
             EngineClient::ensure(workspace).await?;
@@ -110,7 +124,19 @@ impl Invoker {
                             })?
                     }
                 };
-                (response.body, response.function_error, response.report)
+                let report = response.report.and_then(|r| match serde_json::to_value(r) {
+                    Ok(Value::Object(fields)) => Some(fields),
+                    _ => None,
+                });
+                (response.body, response.function_error, report)
+            }
+            Route::Lambda(invoker) => {
+                let answer = invoker.call(self.paths.name.as_str(), &body).await;
+                (answer.body, answer.function_error, Some(answer.report))
+            }
+            Route::FunctionUrl(invoker) => {
+                let answer = invoker.call(&body).await;
+                (answer.body, answer.function_error, Some(answer.report))
             }
             Route::Script => {
                 let (raw, failed) = self.call_script(payload).await?;
@@ -179,10 +205,10 @@ impl Invoker {
 fn add_client_fields(
     response: &mut Map<String, Value>,
     round_trip_ms: f64,
-    report: Option<&Report>,
+    report: Option<&Map<String, Value>>,
 ) {
-    if let Some(Ok(Value::Object(fields))) = report.map(serde_json::to_value) {
-        for (key, value) in fields {
+    if let Some(fields) = report {
+        for (key, value) in fields.clone() {
             response.entry(key).or_insert(value);
         }
     }

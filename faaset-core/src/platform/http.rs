@@ -77,7 +77,7 @@ impl HttpTarget {
             .get("timeout")
             .and_then(Value::as_f64)
             .unwrap_or(60.0);
-        let client = reqwest::Client::builder()
+        let client = super::http_client()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(usize::MAX)
             .build()

@@ -126,7 +126,7 @@ impl EngineClient {
             host: info.address.clone(),
             base: format!("http://{}", info.address),
             authorization: format!("Bearer {}", info.token),
-            http: reqwest::Client::builder()
+            http: super::http_client()
                 .no_proxy()
                 .tcp_nodelay(true)
                 .pool_max_idle_per_host(usize::MAX)

@@ -4,6 +4,7 @@
 //! A platform is a template folder (`platforms/<p>/`: `default_config.json`, `build.sh`,
 //! `run.sh`, wrapper sources) plus the code here that publishes and invokes natively.
 
+pub mod aws;
 pub mod connections;
 pub mod http;
 pub mod local;
@@ -26,6 +27,8 @@ pub struct Platform {
 enum Kind {
     Local,
     Http,
+    Aws,
+    AwsFunctionUrl,
 }
 
 impl Kind {
@@ -33,6 +36,8 @@ impl Kind {
         match name {
             "local" => Some(Kind::Local),
             "http" => Some(Kind::Http),
+            "aws" => Some(Kind::Aws),
+            "aws_function_url" => Some(Kind::AwsFunctionUrl),
             _ => None,
         }
     }
@@ -40,12 +45,14 @@ impl Kind {
         match self {
             Kind::Local => "local",
             Kind::Http => "http",
+            Kind::Aws => "aws",
+            Kind::AwsFunctionUrl => "aws_function_url",
         }
     }
 }
 
 /// Names of the platforms this build supports.
-pub const SUPPORTED: &[&str] = &["http", "local"];
+pub const SUPPORTED: &[&str] = &["aws", "aws_function_url", "http", "local"];
 
 impl Platform {
     /// Resolves a platform name given by the user: it must be supported and have a template.
@@ -77,6 +84,8 @@ impl Platform {
         match self.kind {
             Kind::Local => local::CONFIG_KEYS,
             Kind::Http => http::CONFIG_KEYS,
+            Kind::Aws => aws::CONFIG_KEYS,
+            Kind::AwsFunctionUrl => aws::FUNCTION_URL_CONFIG_KEYS,
         }
     }
 
@@ -91,12 +100,54 @@ impl Platform {
         crate::config::parse_object(&text, &path.display().to_string())
     }
 
-    /// Whether the function is built from its Rust source and runs on the local engine
-    /// (else it is reached elsewhere, and publishing only records its configuration).
+    /// Whether the function is built from its Rust source (else it is reached elsewhere,
+    /// and publishing only records its configuration).
     pub fn builds(&self) -> bool {
+        !matches!(self.kind, Kind::Http)
+    }
+
+    /// Where the function is published and called.
+    pub fn backend(&self) -> Backend {
         match self.kind {
-            Kind::Local => true,
-            Kind::Http => false,
+            Kind::Local => Backend::Engine,
+            Kind::Http => Backend::Http,
+            Kind::Aws => Backend::Lambda {
+                function_url: false,
+            },
+            Kind::AwsFunctionUrl => Backend::Lambda { function_url: true },
         }
     }
+
+    /// Config keys whose change needs a new build, not only a new publish.
+    pub fn build_keys(&self) -> &'static [&'static str] {
+        match self.kind {
+            Kind::Aws | Kind::AwsFunctionUrl => aws::BUILD_KEYS,
+            Kind::Local | Kind::Http => &[],
+        }
+    }
+}
+
+/// Where a platform's functions live, for the code that publishes and calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The workspace's local engine.
+    Engine,
+    /// A URL the user configured; publishing only records the configuration.
+    Http,
+    /// AWS Lambda (or a Lambda-compatible `endpoint_url`), called through the Invoke API or
+    /// the function URL.
+    Lambda { function_url: bool },
+}
+
+/// A reqwest client builder with TLS ready. reqwest is built with `rustls-no-provider` (ring
+/// instead of aws-lc-rs, for build time), so a process-wide crypto provider must be installed
+/// before any client is built — with the feature on, *every* reqwest client of the process
+/// panics without one. Build all clients through this function.
+pub fn http_client() -> reqwest::ClientBuilder {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // Fails only when a provider is already installed, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
 }

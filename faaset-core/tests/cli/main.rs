@@ -4,6 +4,7 @@
 mod support;
 
 mod analysis;
+mod aws;
 mod durability;
 mod errors;
 mod experiment;
