@@ -38,7 +38,10 @@ if ! command -v cargo >/dev/null; then
 fi
 
 say "building faaset and faaset-kernel (release; the kernel's evcxr takes ~10 minutes the first time)"
-cargo build --release --locked -p faaset-core --bin faaset -p faaset-kernel
+# Two builds, not one: `cargo test -p faaset-kernel` (test.sh) resolves features as a build of
+# the kernel alone does, so this keeps evcxr's tree from being compiled twice.
+cargo build --release --locked -p faaset-core --bin faaset
+cargo build --release --locked -p faaset-kernel
 install -d "$prefix/bin"
 install -m 0755 "$target/release/faaset" "$prefix/bin/faaset"
 install -m 0755 "$target/release/faaset-kernel" "$prefix/bin/faaset-kernel"
