@@ -85,3 +85,20 @@ def test_completion_from_the_session_and_of_magics(kernel):
     reply = complete(kernel, "%faaset inv")
     assert reply["matches"] == ["invoke"]
     assert reply["cursor_start"] == len("%faaset ")
+
+
+def test_the_bridge_is_loopback_only_and_refuses_a_wrong_token(kernel):
+    """Stubs reach the kernel over 127.0.0.1 with a per-kernel token; without it, nothing."""
+    code = r'''
+use std::io::{Read, Write};
+let address = std::env::var("FAASET_KERNEL_BRIDGE").unwrap();
+let mut stream = std::net::TcpStream::connect(&address).unwrap();
+stream.write_all(b"POST /call/anything HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").unwrap();
+let mut answer = String::new();
+stream.read_to_string(&mut answer).unwrap();
+format!("{} {}", address, answer.lines().next().unwrap_or(""))
+'''
+    outputs = kernel.ok(code)
+    shown = of_type(outputs, "execute_result")[-1]["data"]["text/plain"]
+    assert shown.startswith('"127.0.0.1:'), shown
+    assert "401" in shown, shown
