@@ -171,7 +171,11 @@ impl Kernel {
             self.iopub.status(&request, "busy");
             let reply = self.handle(&request).await;
             if let Some(content) = reply {
-                send(&mut sockets.shell, &sockets.signer, &request.reply(content)).await?;
+                // A client that went away must not end the kernel (and the user's session).
+                let reply = request.reply(content);
+                if let Err(error) = send(&mut sockets.shell, &sockets.signer, &reply).await {
+                    eprintln!("faaset-kernel: could not send a shell reply: {error:#}");
+                }
             }
             self.iopub.status(&request, "idle");
             if request.msg_type() == "shutdown_request" {
@@ -451,7 +455,9 @@ pub async fn serve_control(
             "kernel_info_request" => kernel_info(),
             "shutdown_request" => {
                 let reply = request.reply(shutdown(&request, &shared).await);
-                send(&mut control, &signer, &reply).await?;
+                if let Err(error) = send(&mut control, &signer, &reply).await {
+                    eprintln!("faaset-kernel: could not send the shutdown reply: {error:#}");
+                }
                 exit_soon();
                 continue;
             }
@@ -460,7 +466,9 @@ pub async fn serve_control(
                 continue;
             }
         };
-        send(&mut control, &signer, &request.reply(content)).await?;
+        if let Err(error) = send(&mut control, &signer, &request.reply(content)).await {
+            eprintln!("faaset-kernel: could not send a control reply: {error:#}");
+        }
     }
 }
 
