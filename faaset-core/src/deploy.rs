@@ -124,18 +124,18 @@ pub fn create(workspace: &Workspace, request: &DeployRequest) -> Result<Function
             paths.source_file().display()
         )));
     }
-    let prepared = prepare(workspace, request)?;
-    persist(&prepared)?;
-    let mut state = prepared.state.clone();
-    store_saved_config(&mut state, &prepared);
-    state.save(&prepared.paths)?;
-    Ok(prepared.paths)
+    write_function(workspace, request)
 }
 
 /// Saves a function without deploying it (`%%cloud_function … --no-deploy`): source,
 /// `FAASET.json`, the platform folder; an existing function's source is replaced.
 pub async fn save(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
     let _lock = lock_function(workspace, &request.name).await?;
+    write_function(workspace, request)
+}
+
+/// Checks and writes a function's files (source, `FAASET.json`, platform folder); no build.
+fn write_function(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
     let prepared = prepare(workspace, request)?;
     persist(&prepared)?;
     let mut state = prepared.state.clone();

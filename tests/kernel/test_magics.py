@@ -162,3 +162,18 @@ def test_a_failing_function_is_an_error_in_the_calling_cell(kernel):
     reply, _ = kernel.fails("always_fails(json!({}))")
     assert "the database is down" in reply["evalue"], reply
     assert result_text(kernel.ok("1")) == "1"
+
+
+def test_no_deploy_saves_only_and_the_first_call_deploys(kernel):
+    outputs = kernel.ok(
+        "%%cloud_function local --no-deploy\n"
+        "fn saved_only(_request: Value, _context: Context) -> Value {\n"
+        '    json!({"ok": true})\n'
+        "}\n"
+    )
+    assert "not deployed: --no-deploy" in text(outputs)
+    state = json.loads((kernel.workspace / "functions/saved_only/FAASET.json").read_text())
+    assert not state.get("deployed"), state
+    outputs = kernel.ok('saved_only(json!({}))["ok"].clone()', timeout=600)
+    assert result_text(outputs) == "true"
+    assert "built and published" in text(outputs)

@@ -70,78 +70,32 @@ const fn key(key: &'static str, kind: Kind) -> KeySpec {
     KeySpec { key, kind }
 }
 
+/// The keys of the `aws` platform, followed by `$extra` (one list for both AWS platforms).
+macro_rules! aws_keys {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            key("role", Kind::Text),
+            key("region", Kind::OneOf(REGIONS)),
+            key("profile", Kind::Text),
+            key("memory", Kind::Integer { min: 128, max: 10240, unit: " MB" }),
+            key("timeout", Kind::Integer { min: 1, max: 900, unit: " seconds" }),
+            key("storage", Kind::Integer { min: 512, max: 10240, unit: " MB" }),
+            key("env", Kind::StringMap),
+            key("architecture", Kind::OneOf(&["x86_64", "arm64"])),
+            key("subnets", Kind::StringList),
+            key("security_groups", Kind::StringList),
+            key("endpoint_url", Kind::Text),
+            $($extra),*
+        ]
+    };
+}
+
 /// Keys of the `aws` platform.
-pub const CONFIG_KEYS: &[KeySpec] = &[
-    key("role", Kind::Text),
-    key("region", Kind::OneOf(REGIONS)),
-    key("profile", Kind::Text),
-    key(
-        "memory",
-        Kind::Integer {
-            min: 128,
-            max: 10240,
-            unit: " MB",
-        },
-    ),
-    key(
-        "timeout",
-        Kind::Integer {
-            min: 1,
-            max: 900,
-            unit: " seconds",
-        },
-    ),
-    key(
-        "storage",
-        Kind::Integer {
-            min: 512,
-            max: 10240,
-            unit: " MB",
-        },
-    ),
-    key("env", Kind::StringMap),
-    key("architecture", Kind::OneOf(&["x86_64", "arm64"])),
-    key("subnets", Kind::StringList),
-    key("security_groups", Kind::StringList),
-    key("endpoint_url", Kind::Text),
-];
+pub const CONFIG_KEYS: &[KeySpec] = aws_keys!();
 
 /// Keys of the `aws_function_url` platform: those of `aws` plus `auth`.
-pub const FUNCTION_URL_CONFIG_KEYS: &[KeySpec] = &[
-    key("role", Kind::Text),
-    key("region", Kind::OneOf(REGIONS)),
-    key("profile", Kind::Text),
-    key(
-        "memory",
-        Kind::Integer {
-            min: 128,
-            max: 10240,
-            unit: " MB",
-        },
-    ),
-    key(
-        "timeout",
-        Kind::Integer {
-            min: 1,
-            max: 900,
-            unit: " seconds",
-        },
-    ),
-    key(
-        "storage",
-        Kind::Integer {
-            min: 512,
-            max: 10240,
-            unit: " MB",
-        },
-    ),
-    key("env", Kind::StringMap),
-    key("architecture", Kind::OneOf(&["x86_64", "arm64"])),
-    key("subnets", Kind::StringList),
-    key("security_groups", Kind::StringList),
-    key("endpoint_url", Kind::Text),
-    key("auth", Kind::OneOf(&["AWS_IAM", "NONE"])),
-];
+pub const FUNCTION_URL_CONFIG_KEYS: &[KeySpec] =
+    aws_keys!(key("auth", Kind::OneOf(&["AWS_IAM", "NONE"])));
 
 /// Config keys whose change needs a new build (the binary is per architecture).
 pub const BUILD_KEYS: &[&str] = &["architecture"];
