@@ -117,14 +117,7 @@ impl HttpTarget {
                 failure: None,
             },
             Ok(body) => HttpResponse {
-                failure: Some(format!(
-                    "{} answered {status}: {}",
-                    self.url,
-                    String::from_utf8_lossy(&body)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                )),
+                failure: Some(super::answered(&self.url, status, &body)),
                 body,
             },
             Err(e) => HttpResponse {

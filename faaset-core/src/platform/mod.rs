@@ -143,6 +143,16 @@ pub enum Backend {
 /// instead of aws-lc-rs, for build time), so a process-wide crypto provider must be installed
 /// before any client is built — with the feature on, *every* reqwest client of the process
 /// panics without one. Build all clients through this function.
+/// "`url` answered `status`: <the first 200 characters of the body>", for an HTTP failure.
+pub(crate) fn answered(
+    url: &impl std::fmt::Display,
+    status: impl std::fmt::Display,
+    body: &[u8],
+) -> String {
+    let excerpt: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    format!("{url} answered {status}: {excerpt}")
+}
+
 pub fn http_client() -> reqwest::ClientBuilder {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {

@@ -193,22 +193,22 @@ impl Lambda {
 
     /// GetFunction: the function's description, or `None` when it does not exist.
     pub async fn get_function(&self, name: &str) -> Result<Option<Value>> {
+        self.get_if_exists(&format!("2015-03-31/functions/{name}"), "GetFunction")
+            .await
+    }
+
+    /// A GET whose 404 means "not there" (`None`); other failures are refusals of `call`.
+    async fn get_if_exists(&self, path: &str, call: &str) -> Result<Option<Value>> {
         let answer = self
-            .send(
-                Method::GET,
-                &format!("2015-03-31/functions/{name}"),
-                None,
-                &[],
-                Duration::from_secs(60),
-            )
+            .send(Method::GET, path, None, &[], Duration::from_secs(60))
             .await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !answer.status.is_success() {
-            return Err(self.refusal("GetFunction", &answer));
+            return Err(self.refusal(call, &answer));
         }
-        json(&answer, "GetFunction").map(Some)
+        json(&answer, call).map(Some)
     }
 
     pub async fn create_function(&self, body: &Value) -> Result<()> {
@@ -356,22 +356,15 @@ impl Lambda {
 
     /// GetFunctionUrlConfig: `(url, auth type)`, or `None` when the function has no URL.
     pub async fn get_function_url(&self, name: &str) -> Result<Option<(String, String)>> {
-        let answer = self
-            .send(
-                Method::GET,
+        let Some(config) = self
+            .get_if_exists(
                 &format!("2021-10-31/functions/{name}/url"),
-                None,
-                &[],
-                Duration::from_secs(60),
+                "GetFunctionUrlConfig",
             )
-            .await?;
-        if answer.status == StatusCode::NOT_FOUND {
+            .await?
+        else {
             return Ok(None);
-        }
-        if !answer.status.is_success() {
-            return Err(self.refusal("GetFunctionUrlConfig", &answer));
-        }
-        let config = json(&answer, "GetFunctionUrlConfig")?;
+        };
         let field = |key: &str| {
             config
                 .get(key)

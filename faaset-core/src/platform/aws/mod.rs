@@ -412,14 +412,7 @@ impl UrlInvoker {
                 function_error: false,
                 report: Map::new(),
             },
-            Ok(body) => failed(format!(
-                "{} answered {status}: {}",
-                self.url,
-                String::from_utf8_lossy(&body)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            )),
+            Ok(body) => failed(crate::platform::answered(&self.url, status, &body)),
             Err(e) => failed(format!("reading the answer of {} failed: {e}", self.url)),
         }
     }
