@@ -201,26 +201,38 @@ impl Invoker {
 }
 
 /// Adds `roundTripTime`, `latency` (round trip − the function's own `runtime`) and the
-/// platform report's fields (never overwriting the function's own).
+/// platform report's fields. Those are measured by the client and the platform, so they win:
+/// a field of the same name in the function's answer is kept as `response.<name>` (the
+/// prefix the rows use for every function field that collides with a measured one).
 fn add_client_fields(
     response: &mut Map<String, Value>,
     round_trip_ms: f64,
     report: Option<&Map<String, Value>>,
 ) {
-    if let Some(fields) = report {
-        for (key, value) in fields.clone() {
-            response.entry(key).or_insert(value);
+    let runtime = response.get("runtime").and_then(Value::as_f64);
+    let latency = runtime.map(|r| round_trip_ms - r).unwrap_or(round_trip_ms);
+    let measured = report
+        .into_iter()
+        .flat_map(|fields| fields.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .chain([
+            ("roundTripTime".to_string(), round_trip_ms.into()),
+            ("latency".to_string(), latency.into()),
+        ]);
+    for (key, value) in measured {
+        if let Some(own) = response.insert(key.clone(), value) {
+            let kept = unused_key(response, &format!("response.{key}"));
+            response.insert(kept, own);
         }
     }
-    let runtime = response.get("runtime").and_then(Value::as_f64);
-    response.insert("roundTripTime".into(), round_trip_ms.into());
-    response.insert(
-        "latency".into(),
-        runtime
-            .map(|r| round_trip_ms - r)
-            .unwrap_or(round_trip_ms)
-            .into(),
-    );
+}
+
+/// `key`, or `key` with more `response.` prefixes until no field of `fields` has it.
+pub(crate) fn unused_key(fields: &Map<String, Value>, key: &str) -> String {
+    let mut key = key.to_string();
+    while fields.contains_key(&key) {
+        key = format!("response.{key}");
+    }
+    key
 }
 
 /// True when the function's `run.sh` differs from its platform template's.
@@ -263,5 +275,46 @@ pub async fn invoke(
             message,
             response: Value::Object(call.response),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_platform_and_the_client_fields_win_over_the_functions_own() {
+        let mut response = object(json!({
+            "duration": 99999, "memorySize": 4096, "coldStart": false,
+            "roundTripTime": 1, "runtime": 2.0, "message": "hi",
+        }));
+        let report = object(json!({"duration": 3.5, "memorySize": 512, "coldStart": true}));
+        add_client_fields(&mut response, 10.0, Some(&report));
+        assert_eq!(response["duration"], json!(3.5));
+        assert_eq!(response["memorySize"], json!(512));
+        assert_eq!(response["coldStart"], json!(true));
+        assert_eq!(response["roundTripTime"], json!(10.0));
+        assert_eq!(response["latency"], json!(8.0));
+        // The function's own values are kept, under a prefix.
+        assert_eq!(response["response.duration"], json!(99999));
+        assert_eq!(response["response.memorySize"], json!(4096));
+        assert_eq!(response["response.coldStart"], json!(false));
+        assert_eq!(response["response.roundTripTime"], json!(1));
+        assert_eq!(response["message"], json!("hi"));
+    }
+
+    #[test]
+    fn a_kept_field_never_replaces_another() {
+        let mut response = object(json!({"duration": 1, "response.duration": 2}));
+        let report = object(json!({"duration": 3}));
+        add_client_fields(&mut response, 5.0, Some(&report));
+        assert_eq!(response["duration"], json!(3));
+        assert_eq!(response["response.duration"], json!(2));
+        assert_eq!(response["response.response.duration"], json!(1));
     }
 }

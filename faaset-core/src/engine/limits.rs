@@ -1,6 +1,8 @@
 //! Lambda's resource model on Linux cgroups: each environment gets its own cgroup with
-//! memory limit = the function's `memory` and a CPU quota of memory / 1,769 MB of one CPU
-//! (Lambda's ratio), capped at 6 CPUs and at the host's CPU count.
+//! memory limit = the function's `memory` and a CPU share of memory / 1,769 MB of one CPU
+//! (Lambda's ratio), capped at 6 CPUs and at the host's CPU count. The share is enforced
+//! call by call by the [`governor`](super::governor) (fine-grained, as on Lambda); the CFS
+//! quota here is its backstop.
 //!
 //! cgroup v1 and v2 are detected at run time; environments are created below the engine's
 //! own cgroup (delegation, not the root). Where cgroups cannot be used (not root, no
@@ -8,15 +10,18 @@
 //! record says `limitsEnforced: false`; the engine says why once, at start.
 
 use std::ffi::CString;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::governor::{CallGuard, Governor, Share};
 
 /// Lambda gives one full vCPU at 1,769 MB.
 pub const MB_PER_CPU: f64 = 1769.0;
 /// Lambda's largest CPU allocation.
 pub const MAX_CPUS: f64 = 6.0;
-/// CFS period: the kernel's default. Shorter periods lose a scheduling delay per period,
-/// which at small quotas (128 MB ≈ 7% of a CPU) made calls up to 40% slower than Lambda's
-/// ratio (measured by `bench/fidelity.sh`).
+/// CFS period of the backstop quota: the kernel's default. The governor shapes the CPU
+/// within it; the quota only catches what the governor cannot see (child processes).
 const CPU_PERIOD_US: u64 = 100_000;
 
 /// Whether and how limits are enforced, decided once per engine.
@@ -46,6 +51,10 @@ pub struct EnvironmentCgroup {
     cpu_file: PathBuf,
     cpu_value: String,
     v2: bool,
+    /// How the governor shares out the CPU (`None`: the host has no more to give).
+    share: Option<Share>,
+    /// The environment's process, once started.
+    pid: OnceLock<u32>,
 }
 
 impl Limits {
@@ -88,7 +97,11 @@ impl Limits {
         let Limits::Enforced(hierarchy) = self else {
             return Ok(None);
         };
-        let quota = cpu_quota_us(memory_mb, host_cpus());
+        let share = Share::new(cpus(memory_mb, host_cpus()), host_cpus());
+        // One quantum of slack per period, so the backstop never cuts into the governor's
+        // schedule (whose windows do not line up with the kernel's periods).
+        let slack = share.map_or(0, |s| s.quantum.as_micros() as u64);
+        let quota = cpu_quota_us(memory_mb, host_cpus()) + slack;
         let bytes = u64::from(memory_mb) * 1024 * 1024;
         let cgroup = match hierarchy {
             Hierarchy::V1 { memory, cpu } => {
@@ -114,6 +127,8 @@ impl Limits {
                     oom_file: mem.join("memory.oom_control"),
                     dirs: vec![mem, cpu_dir],
                     v2: false,
+                    share,
+                    pid: OnceLock::new(),
                 }
             }
             Hierarchy::V2 { base } => {
@@ -130,6 +145,8 @@ impl Limits {
                     oom_file: dir.join("memory.events"),
                     dirs: vec![dir],
                     v2: true,
+                    share,
+                    pid: OnceLock::new(),
                 }
             }
         };
@@ -185,6 +202,19 @@ impl EnvironmentCgroup {
     /// every invocation runs under the quota. Memory is limited from the start.
     pub fn limit_cpu(&self) -> std::io::Result<()> {
         std::fs::write(&self.cpu_file, &self.cpu_value)
+    }
+
+    /// Records the environment's process (for the governor).
+    pub fn set_pid(&self, pid: u32) {
+        let _ = self.pid.set(pid);
+    }
+
+    /// Starts governing the CPU of a call that begins now, at a random point of its first
+    /// quantum (see the governor's model). `None` when there is nothing to govern.
+    pub fn start_call(&self) -> Option<CallGuard> {
+        let share = self.share?;
+        let pid = *self.pid.get()?;
+        Governor::get().start_call(pid, share, random_fraction())
     }
 
     /// Peak memory of the environment in MB.
@@ -288,13 +318,25 @@ pub fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// CPU quota per period for a memory size: memory / 1,769 MB of one CPU, capped at
-/// `MAX_CPUS` and the host's CPUs, at least the kernel's minimum of 1 ms.
-pub fn cpu_quota_us(memory_mb: u32, host_cpus: f64) -> u64 {
-    let cpus = (f64::from(memory_mb) / MB_PER_CPU)
+/// CPUs for a memory size: memory / 1,769 MB of one CPU, capped at `MAX_CPUS` and the
+/// host's CPUs.
+pub fn cpus(memory_mb: u32, host_cpus: f64) -> f64 {
+    (f64::from(memory_mb) / MB_PER_CPU)
         .min(MAX_CPUS)
-        .min(host_cpus);
-    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+        .min(host_cpus)
+}
+
+/// CPU quota per period for a memory size (`cpus`), at least the kernel's minimum of 1 ms.
+pub fn cpu_quota_us(memory_mb: u32, host_cpus: f64) -> u64 {
+    ((cpus(memory_mb, host_cpus) * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
+/// A uniformly distributed number in [0, 1): std's hasher keys are random per instance.
+fn random_fraction() -> f64 {
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 pub fn host_cpus() -> f64 {

@@ -5,6 +5,7 @@
 //!   idle reaping);
 //! - `environment`: one `bootstrap` process and its own Runtime API endpoint;
 //! - `limits`: Lambda's resource model on cgroups (memory limit, CPU share by memory);
+//! - `governor`: the CPU share on the time scale of one call (quanta and stalls, as Lambda);
 //! - `runtime_api`: Lambda's Runtime API (`next`, `response`, `error`, `init/error`);
 //! - `wire`: what crosses the HTTP boundary (shared with the client in `platform::local`).
 //!
@@ -12,6 +13,7 @@
 
 pub mod control;
 pub mod environment;
+pub mod governor;
 pub mod limits;
 pub mod pool;
 pub mod runtime_api;

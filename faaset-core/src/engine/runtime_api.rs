@@ -14,6 +14,7 @@ use axum::Router;
 use tokio::sync::{mpsc, oneshot};
 
 use super::environment::{Invocation, RuntimeReply};
+use super::governor::CallGuard;
 use super::limits::EnvironmentCgroup;
 use crate::function::now_ms;
 
@@ -27,10 +28,13 @@ pub struct InitState {
     pub cgroup: Option<Arc<EnvironmentCgroup>>,
 }
 
+type InFlight = (String, oneshot::Sender<RuntimeReply>, Option<CallGuard>);
+
 struct RuntimeState {
     invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
-    /// The request being processed and where its answer goes.
-    in_flight: Mutex<Option<(String, oneshot::Sender<RuntimeReply>)>>,
+    /// The request being processed, where its answer goes, and the CPU governor's hold on
+    /// it (released with it, also when the environment is torn down).
+    in_flight: Mutex<Option<InFlight>>,
     init: Arc<InitState>,
 }
 
@@ -78,7 +82,9 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
     };
     let deadline = now_ms() + invocation.timeout_ms;
     let _ = invocation.taken.send(Instant::now());
-    *state.in_flight.lock().unwrap() = Some((invocation.request_id.clone(), invocation.reply));
+    let governed = state.init.cgroup.as_ref().and_then(|c| c.start_call());
+    *state.in_flight.lock().unwrap() =
+        Some((invocation.request_id.clone(), invocation.reply, governed));
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -130,7 +136,9 @@ async fn error(
 fn finish(state: &RuntimeState, id: &str, reply: RuntimeReply) -> Response {
     let mut in_flight = state.in_flight.lock().unwrap();
     match in_flight.take() {
-        Some((current, sender)) if current == id => {
+        Some((current, sender, governed)) if current == id => {
+            // The call is over: its CPU is no longer governed.
+            drop(governed);
             let _ = sender.send(reply);
             (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
         }

@@ -234,13 +234,23 @@ impl Outcome {
             ("error".into(), error.unwrap_or_default().into()),
             (TAGS_COLUMN.into(), context.tags.clone().into()),
         ];
-        cells.extend(response.into_iter().map(|(key, value)| {
-            if is_reserved(&key) {
-                (format!("response.{key}"), value)
-            } else {
-                (key, value)
-            }
-        }));
+        // A function field named like a client column is kept under `response.` (SAAF's own
+        // `platform` among them), never in place of another field.
+        let renamed: Vec<String> = response
+            .keys()
+            .map(|key| {
+                if is_reserved(key) {
+                    crate::invoke::unused_key(&response, &format!("response.{key}"))
+                } else {
+                    key.clone()
+                }
+            })
+            .collect();
+        cells.extend(
+            renamed
+                .into_iter()
+                .zip(response.into_iter().map(|(_, v)| v)),
+        );
         Row {
             thread,
             failed,
