@@ -2,9 +2,11 @@
 `jupyter nbconvert --execute` would), shows no error, and shows at least one plot and one
 HTML table. The executed copy is kept in target/ for a look."""
 
+import csv
 import os
 import pathlib
 import shutil
+import statistics
 
 import nbformat
 from nbclient import NotebookClient
@@ -47,4 +49,15 @@ def test_the_tutorial_runs_headless(jupyter_path, evcxr_dir, monkeypatch):
         assert (workspace / "functions" / function / "FAASET.json").is_file(), function
     rows = workspace / "functions" / "calc_service" / "experiments" / "t_test_demo" / "results.csv"
     assert len(rows.read_text().strip().splitlines()) == 31
+    # Activity 1: memory buys CPU, also for the tutorial's short (few ms) call, as on Lambda
+    # (1769 MB = one vCPU): 128 MB is 2048/128 = 16x slower than 2048 MB in Lambda's model of
+    # a single-threaded call (13.8x, as 2048 MB gives one thread no more than 1769 MB).
+    sweep = workspace / "functions" / "calc_service" / "experiments" / "activity1" / "results.csv"
+    durations = {}
+    with open(sweep, newline="") as f:
+        for row in csv.DictReader(f):
+            assert not row["error"], row["error"]
+            durations.setdefault(int(float(row["memorySize"])), []).append(float(row["duration"]))
+    slow, fast = statistics.median(durations[128]), statistics.median(durations[2048])
+    assert slow >= 8 * fast, f"median duration at 128 MB {slow} ms vs 2048 MB {fast} ms: {durations}"
     shutil.rmtree(workspace, ignore_errors=True)

@@ -160,3 +160,109 @@ fn an_init_longer_than_ten_seconds_fails_as_on_lambda() {
         .json();
     assert_eq!(ok["message"], "Hello again!");
 }
+
+const LIAR: &str = r#"// Answers with fields named like the platform's record, and echoes the payload.
+fn liar(request: Value, _context: Context) -> Value {
+    json!({
+        "duration": 99999, "billedDuration": 99999, "memorySize": 4096,
+        "maxMemoryUsed": 1, "coldStart": false, "environmentId": "forged",
+        "limitsEnforced": false, "roundTripTime": 1, "echo": request,
+    })
+}
+"#;
+
+#[test]
+fn a_function_cannot_overwrite_the_platform_record() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("liar", LIAR);
+    ws.faaset(&["deploy", "liar", "--config", r#"{"memory":256}"#])
+        .ok();
+    let r = ws.faaset(&["invoke", "liar", r#"{"n":1}"#]).ok().json();
+    assert_eq!(r["memorySize"], 256, "{r}");
+    assert!(r["duration"].as_f64().unwrap() < 99999.0, "{r}");
+    assert!(r["billedDuration"].as_f64().unwrap() < 99999.0, "{r}");
+    assert!(r["maxMemoryUsed"].as_f64().unwrap() > 1.0, "{r}");
+    assert_eq!(r["coldStart"], true, "{r}");
+    assert_eq!(r["limitsEnforced"], true, "{r}");
+    assert_ne!(r["environmentId"], "forged", "{r}");
+    assert!(r["roundTripTime"].as_f64().unwrap() > 0.0, "{r}");
+    // The function's own values are kept beside them.
+    assert_eq!(r["response.duration"], 99999, "{r}");
+    assert_eq!(r["response.memorySize"], 4096, "{r}");
+    assert_eq!(r["response.environmentId"], "forged", "{r}");
+    assert_eq!(r["echo"]["n"], 1);
+
+    // A sweep checks each setting through `memorySize`: it works for such a function.
+    ws.faaset(&[
+        "sweep",
+        "liar",
+        "--memory",
+        "128,512",
+        "--threads",
+        "1",
+        "--runs-per-thread",
+        "2",
+        "--experiment-name",
+        "sw",
+    ])
+    .ok();
+    let rows = std::fs::read_to_string(ws.file("functions/liar/experiments/sw/results.csv"))
+        .expect("sweep rows");
+    let mut reader = csv::Reader::from_reader(rows.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (memory, own) = (column("memorySize"), column("response.memorySize"));
+    let memories: Vec<String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(&r[own], "4096");
+            r[memory].to_string()
+        })
+        .collect();
+    assert_eq!(memories, ["128", "128", "512", "512"]);
+}
+
+const SPIN: &str = r#"// Spins for `cpu_ms` of progress, recording the gaps in it longer than 1 ms.
+fn spin(request: Value, _context: Context) -> Value {
+    let cpu_ms = request["cpu_ms"].as_f64().unwrap_or(30.0);
+    let start = std::time::Instant::now();
+    let (mut last, mut progress, mut stalls) = (start, 0.0f64, Vec::new());
+    while progress < cpu_ms {
+        let now = std::time::Instant::now();
+        let gap = now.duration_since(last).as_secs_f64() * 1e3;
+        if gap > 1.0 { stalls.push(gap) } else { progress += gap }
+        last = now;
+    }
+    json!({"wall": start.elapsed().as_secs_f64() * 1e3, "stalls": stalls})
+}
+"#;
+
+/// At 128 MB Lambda stalls a CPU-bound function for about 20 ms at a time (1.45 ms of CPU per
+/// 20 ms), not for the ~93 ms a plain 100 ms CFS period gives; most of the call is stalled.
+#[test]
+fn at_128_mb_a_busy_function_stalls_about_20_ms_at_a_time() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("spin", SPIN);
+    ws.faaset(&["deploy", "spin", "--config", r#"{"memory":128}"#])
+        .ok();
+    ws.faaset(&["invoke", "spin", r#"{"cpu_ms":1}"#]).ok();
+    let r = ws
+        .faaset(&["invoke", "spin", r#"{"cpu_ms":30}"#])
+        .ok()
+        .json();
+    let mut stalls: Vec<f64> = r["stalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    stalls.sort_by(f64::total_cmp);
+    let median = stalls[stalls.len() / 2];
+    let throttled = stalls.iter().sum::<f64>() / r["wall"].as_f64().unwrap();
+    assert!(
+        (12.0..=40.0).contains(&median),
+        "median stall {median} ms: {stalls:?}"
+    );
+    assert!(throttled > 0.75, "throttled {throttled}: {r}");
+}
