@@ -50,7 +50,7 @@ impl Share {
     /// The share for `cpus` CPUs on a host with `host_cpus`; `None` when the process cannot
     /// use more than it is given anyway.
     pub fn new(cpus: f64, host_cpus: f64) -> Option<Share> {
-        if !(cpus > 0.0) || cpus >= host_cpus {
+        if cpus.is_nan() || cpus <= 0.0 || cpus >= host_cpus {
             return None;
         }
         let quantum = LAMBDA_PERIOD.mul_f64(cpus).min(MAX_QUANTUM);
@@ -77,10 +77,26 @@ struct Calls {
     running: HashMap<u64, Call>,
 }
 
-/// A call being governed.
-struct Call {
+/// An environment's process, as the governor sees it: opened once when it starts, so a call
+/// costs no system call to set up, and a pid the system reused is never signalled.
+pub struct Process {
     pidfd: OwnedFd,
     clock: libc::clockid_t,
+}
+
+impl Process {
+    /// `None` when the process is gone (or the kernel has no pidfds, before Linux 5.3).
+    pub fn open(pid: u32) -> Option<Arc<Process>> {
+        Some(Arc::new(Process {
+            pidfd: pidfd_open(pid)?,
+            clock: cpu_clock(pid)?,
+        }))
+    }
+}
+
+/// A call being governed.
+struct Call {
+    process: Arc<Process>,
     share: Share,
     /// When the current quantum's wall time began, and the process clock then.
     quantum_start: Instant,
@@ -120,20 +136,22 @@ impl Governor {
         })
     }
 
-    /// Starts governing a call of process `pid`; `offset` in [0, 1) is where in its first
+    /// Starts governing a call of `process`; `offset` in [0, 1) is where in its first
     /// quantum the call begins (uniformly random in use). `None` when the process is gone.
-    pub fn start_call(&self, pid: u32, share: Share, offset: f64) -> Option<CallGuard> {
-        let pidfd = pidfd_open(pid)?;
-        let clock = cpu_clock(pid)?;
-        let cpu = read_clock(clock)?;
+    pub fn start_call(
+        &self,
+        process: &Arc<Process>,
+        share: Share,
+        offset: f64,
+    ) -> Option<CallGuard> {
+        let cpu = read_clock(process.clock)?;
         let now = Instant::now();
         let quantum = share.quantum.as_nanos() as i128;
         let budget = ((1.0 - offset.clamp(0.0, 1.0)) * quantum as f64) as i128;
         // As if the quantum had begun (quantum - budget) of CPU ago, running flat out.
         let used = Duration::from_nanos((quantum - budget) as u64);
         let call = Call {
-            pidfd,
-            clock,
+            process: process.clone(),
             share,
             quantum_start: now.checked_sub(used).unwrap_or(now),
             cpu_at_start: cpu,
@@ -160,7 +178,7 @@ impl Drop for CallGuard {
         let mut calls = self.shared.calls.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(call) = calls.running.remove(&self.id) {
             if matches!(call.state, State::Stopped { .. }) {
-                signal(&call.pidfd, libc::SIGCONT);
+                signal(&call.process.pidfd, libc::SIGCONT);
             }
         }
     }
@@ -207,7 +225,7 @@ impl Call {
             State::Running { check } if now < check => check,
             State::Stopped { resume } if now < resume => resume,
             State::Running { .. } => {
-                let Some(cpu) = read_clock(self.clock) else {
+                let Some(cpu) = read_clock(self.process.clock) else {
                     // The process is gone; its guard will be dropped.
                     self.state = State::Running {
                         check: now + Duration::from_secs(3600),
@@ -227,9 +245,9 @@ impl Call {
                 self.next_quantum(now, cpu, left)
             }
             State::Stopped { .. } => {
-                signal(&self.pidfd, libc::SIGCONT);
+                signal(&self.process.pidfd, libc::SIGCONT);
                 let check = now + Duration::from_nanos(self.budget.max(0) as u64);
-                if let Some(cpu) = read_clock(self.clock) {
+                if let Some(cpu) = read_clock(self.process.clock) {
                     self.cpu_at_start = cpu;
                 }
                 self.state = State::Running { check };
@@ -258,7 +276,7 @@ impl Call {
             self.state = State::Running { check };
             return check;
         }
-        signal(&self.pidfd, libc::SIGSTOP);
+        signal(&self.process.pidfd, libc::SIGSTOP);
         self.state = State::Stopped { resume };
         resume
     }
@@ -328,10 +346,11 @@ mod tests {
             .spawn()
             .expect("spawn sh");
         let share = Share::new(0.25, 8.0).unwrap();
-        let clock = cpu_clock(child.id()).unwrap();
+        let process = Process::open(child.id()).unwrap();
+        let clock = process.clock;
         let before = read_clock(clock).unwrap();
         let started = Instant::now();
-        let guard = Governor::get().start_call(child.id(), share, 0.5).unwrap();
+        let guard = Governor::get().start_call(&process, share, 0.5).unwrap();
         std::thread::sleep(Duration::from_millis(600));
         let used = read_clock(clock).unwrap() - before;
         let wall = started.elapsed();

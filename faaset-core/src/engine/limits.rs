@@ -12,9 +12,9 @@
 use std::ffi::CString;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use super::governor::{CallGuard, Governor, Share};
+use super::governor::{CallGuard, Governor, Process, Share};
 
 /// Lambda gives one full vCPU at 1,769 MB.
 pub const MB_PER_CPU: f64 = 1769.0;
@@ -54,7 +54,7 @@ pub struct EnvironmentCgroup {
     /// How the governor shares out the CPU (`None`: the host has no more to give).
     share: Option<Share>,
     /// The environment's process, once started.
-    pid: OnceLock<u32>,
+    process: OnceLock<Arc<Process>>,
 }
 
 impl Limits {
@@ -128,7 +128,7 @@ impl Limits {
                     dirs: vec![mem, cpu_dir],
                     v2: false,
                     share,
-                    pid: OnceLock::new(),
+                    process: OnceLock::new(),
                 }
             }
             Hierarchy::V2 { base } => {
@@ -146,7 +146,7 @@ impl Limits {
                     dirs: vec![dir],
                     v2: true,
                     share,
-                    pid: OnceLock::new(),
+                    process: OnceLock::new(),
                 }
             }
         };
@@ -206,15 +206,19 @@ impl EnvironmentCgroup {
 
     /// Records the environment's process (for the governor).
     pub fn set_pid(&self, pid: u32) {
-        let _ = self.pid.set(pid);
+        if self.share.is_some() {
+            if let Some(process) = Process::open(pid) {
+                let _ = self.process.set(process);
+            }
+        }
     }
 
     /// Starts governing the CPU of a call that begins now, at a random point of its first
     /// quantum (see the governor's model). `None` when there is nothing to govern.
     pub fn start_call(&self) -> Option<CallGuard> {
         let share = self.share?;
-        let pid = *self.pid.get()?;
-        Governor::get().start_call(pid, share, random_fraction())
+        let process = self.process.get()?;
+        Governor::get().start_call(process, share, random_fraction())
     }
 
     /// Peak memory of the environment in MB.
