@@ -71,7 +71,11 @@ impl Bench {
     /// Sets `function`'s memory and returns the answers of `calls` warm calls (a first, cold
     /// call is not counted).
     fn run(&self, function: &str, memory: u32, payload: &Value, calls: usize) -> Vec<Value> {
-        let config = json!({ "memory": memory }).as_object().unwrap().clone();
+        // The long call takes about 14 s at 128 MB: more than the default 3 s timeout.
+        let config = json!({ "memory": memory, "timeout": 120 })
+            .as_object()
+            .unwrap()
+            .clone();
         self.runtime
             .block_on(deploy::reconfigure(
                 &self.workspace,
