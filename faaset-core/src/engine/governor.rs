@@ -360,6 +360,6 @@ mod tests {
         let fraction = used.as_secs_f64() / wall.as_secs_f64();
         // 25% of a CPU; a loaded test machine can only give less.
         assert!(fraction < 0.30, "{fraction}");
-        assert!(fraction > 0.10, "{fraction}");
+        assert!(fraction > 0.05, "stopped for good? {fraction}");
     }
 }

