@@ -5,6 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/results-fidelity.md"
 cd "$here/.."
+trap 'rm -f "$out.tmp"' EXIT
 cargo bench -p faaset-core --bench fidelity > "$out.tmp"
 mv "$out.tmp" "$out"
 cat "$out"

@@ -223,32 +223,20 @@ fn a_function_cannot_overwrite_the_platform_record() {
     assert_eq!(memories, ["128", "128", "512", "512"]);
 }
 
-const SPIN: &str = r#"// Spins for `cpu_ms` of progress, recording the gaps in it longer than 1 ms.
-fn spin(request: Value, _context: Context) -> Value {
-    let cpu_ms = request["cpu_ms"].as_f64().unwrap_or(30.0);
-    let start = std::time::Instant::now();
-    let (mut last, mut progress, mut stalls) = (start, 0.0f64, Vec::new());
-    while progress < cpu_ms {
-        let now = std::time::Instant::now();
-        let gap = now.duration_since(last).as_secs_f64() * 1e3;
-        if gap > 1.0 { stalls.push(gap) } else { progress += gap }
-        last = now;
-    }
-    json!({"wall": start.elapsed().as_secs_f64() * 1e3, "stalls": stalls})
-}
-"#;
+const SPIN: &str = include_str!("../functions/spin_timeline.rs");
 
 /// At 128 MB Lambda stalls a CPU-bound function for about 20 ms at a time (1.45 ms of CPU per
 /// 20 ms), not for the ~93 ms a plain 100 ms CFS period gives; most of the call is stalled.
 #[test]
 fn at_128_mb_a_busy_function_stalls_about_20_ms_at_a_time() {
     let ws = TempWorkspace::with_functions(&[]);
-    ws.add_function("spin", SPIN);
-    ws.faaset(&["deploy", "spin", "--config", r#"{"memory":128}"#])
+    ws.add_function("spin_timeline", SPIN);
+    ws.faaset(&["deploy", "spin_timeline", "--config", r#"{"memory":128}"#])
         .ok();
-    ws.faaset(&["invoke", "spin", r#"{"cpu_ms":1}"#]).ok();
+    ws.faaset(&["invoke", "spin_timeline", r#"{"cpu_ms":1}"#])
+        .ok();
     let r = ws
-        .faaset(&["invoke", "spin", r#"{"cpu_ms":30}"#])
+        .faaset(&["invoke", "spin_timeline", r#"{"cpu_ms":30}"#])
         .ok()
         .json();
     // Gaps under 10 ms can be the host's other work (tests run in parallel): not counted.
