@@ -121,9 +121,16 @@ fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
         Kind::Number { min, max, .. } => value.as_f64().is_some_and(|v| (min..=max).contains(&v)),
         Kind::Text => value.is_string(),
         Kind::OneOf(options) => value.as_str().is_some_and(|v| options.contains(&v)),
-        Kind::StringMap => value
-            .as_object()
-            .is_some_and(|m| m.values().all(Value::is_string)),
+        // Names and values end up as environment variables or headers: a NUL cannot be
+        // passed at all, and an `=` or a space in a name would make another name.
+        Kind::StringMap => value.as_object().is_some_and(|m| {
+            m.iter().all(|(name, value)| {
+                !name.is_empty()
+                    && !name.contains(['=', '\0'])
+                    && !name.chars().any(char::is_whitespace)
+                    && value.as_str().is_some_and(|v| !v.contains('\0'))
+            })
+        }),
         Kind::StringList => value
             .as_array()
             .is_some_and(|a| a.iter().all(Value::is_string)),
@@ -137,7 +144,7 @@ fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
         Kind::Number { min, max, unit } => format!("a number from {min} to {max}{unit}"),
         Kind::Text => "a string".to_string(),
         Kind::OneOf(options) => format!("one of {}", options.join(", ")),
-        Kind::StringMap => "an object of string values, like {\"KEY\": \"value\"}".to_string(),
+        Kind::StringMap => "an object of string values, like {\"KEY\": \"value\"}, with names free of '=', spaces and NUL, and values free of NUL".to_string(),
         Kind::StringList => "an array of strings".to_string(),
         Kind::Boolean => "true or false".to_string(),
     })

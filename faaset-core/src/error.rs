@@ -63,6 +63,11 @@ pub enum Error {
     #[error("the local platform engine: {0}")]
     Engine(String),
 
+    /// Nothing answered at the engine's address: the call was not made (an invoker may
+    /// find the workspace's new engine and make it there).
+    #[error("the local platform engine: {0}")]
+    EngineUnreachable(String),
+
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -79,7 +84,7 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            Error::Internal(_) | Error::Io { .. } | Error::Engine(_)
+            Error::Internal(_) | Error::Io { .. } | Error::Engine(_) | Error::EngineUnreachable(_)
         )
     }
 

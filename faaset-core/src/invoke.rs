@@ -25,7 +25,9 @@ pub struct Invoker {
 }
 
 enum Route {
-    Engine(EngineClient),
+    /// The workspace's engine; replaced when it restarted (a `local stop` and start during an
+    /// experiment), so the rest of the calls go to the new one.
+    Engine(std::sync::RwLock<EngineClient>),
     /// A function reached over HTTP (platform `http`).
     Http(HttpTarget),
     /// AWS Lambda's Invoke API (platform `aws`).
@@ -82,7 +84,7 @@ impl Invoker {
             EngineClient::ensure(workspace).await?;
             Route::Script
         } else {
-            Route::Engine(EngineClient::ensure(workspace).await?)
+            Route::Engine(std::sync::RwLock::new(EngineClient::ensure(workspace).await?))
         };
         Ok(Invoker {
             workspace: workspace.clone(),
@@ -107,11 +109,20 @@ impl Invoker {
         let start_time = now_ms();
         let started = Instant::now();
         let (raw, function_error, report) = match &self.route {
-            Route::Engine(client) => {
-                let response = match client
-                    .invoke(self.paths.name.as_str(), body.clone())
-                    .await?
-                {
+            Route::Engine(engine) => {
+                let client = engine.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let response = match client.invoke(self.paths.name.as_str(), body.clone()).await {
+                    Err(Error::EngineUnreachable(_)) => {
+                        // The engine is gone (the call was not made): find or start the
+                        // workspace's engine and make the call there.
+                        let fresh = EngineClient::ensure(&self.workspace).await?;
+                        *engine.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                        fresh.invoke(self.paths.name.as_str(), body.clone()).await
+                    }
+                    other => other,
+                };
+                let client = engine.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let response = match response? {
                     Some(response) => response,
                     None => {
                         // The engine was restarted and lost the function: publish it again.

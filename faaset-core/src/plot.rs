@@ -279,6 +279,7 @@ pub fn histogram(
             "the histogram has no finite values".into(),
         ));
     }
+    drawable(&sorted)?;
     let spec = Spec::Histogram(HistogramSpec::new(sorted, title, x_label));
     render(options.into(), &spec)
 }
@@ -301,6 +302,15 @@ pub fn box_plot<S: AsRef<str>>(
             "the box plot has no group with finite values".into(),
         ));
     }
+    let all: Vec<f64> = groups
+        .iter()
+        .filter_map(|g| g.stats.as_ref())
+        .flat_map(|stats| {
+            let ends = [stats.whisker_lo, stats.whisker_hi, stats.q1, stats.q3];
+            ends.into_iter().chain(stats.outliers.iter().copied())
+        })
+        .collect();
+    drawable(&all)?;
     let spec = Spec::BoxPlot {
         groups,
         title,
@@ -327,6 +337,8 @@ pub fn cdf<S: AsRef<str>>(
             "the CDF has no series with finite values".into(),
         ));
     }
+    let all: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    drawable(&all)?;
     let spec = Spec::Cdf {
         series,
         title,
@@ -1353,6 +1365,20 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
+/// Refuses values a chart axis cannot span: plotters' tick search never ends when the
+/// range (or its padding) overflows `f64` (e.g. -1e308 and 1e308, both finite).
+fn drawable(values: &[f64]) -> Result<(), PlotError> {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if values.is_empty() || ((hi - lo) * 4.0).is_finite() && (lo.abs().max(hi.abs()) * 4.0).is_finite()
+    {
+        return Ok(());
+    }
+    Err(PlotError::InvalidInput(format!(
+        "the values run from {lo:e} to {hi:e}, a range no chart axis can span; leave out the extreme rows (or plot another column)"
+    )))
+}
+
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
@@ -1635,6 +1661,22 @@ mod tests {
         assert_eq!(info.color_type, png::ColorType::Rgb);
         buf.truncate(info.buffer_size());
         (w, h, buf)
+    }
+
+    /// D11: values whose range overflows f64 are refused at once (plotters would search for
+    /// ticks forever).
+    #[test]
+    fn ranges_beyond_f64_are_refused_not_hung() {
+        let huge = [1e308, -1e308, 5.0];
+        let said = |e: PlotError| {
+            let text = e.to_string();
+            assert!(text.contains("no chart axis can span"), "{text}");
+        };
+        said(histogram(&huge, "t", "x", Format::Svg).unwrap_err());
+        said(box_plot(&[("a", huge.to_vec())], "t", "y", Format::Svg).unwrap_err());
+        said(cdf(&[("a", huge.to_vec())], "t", "x", Format::Svg).unwrap_err());
+        // Large but drawable values still draw.
+        histogram(&[1e12, -1e12, 5.0], "t", "x", Format::Svg).unwrap();
     }
 
     #[test]

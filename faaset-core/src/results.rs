@@ -41,6 +41,8 @@ pub struct Results {
     index: HashMap<String, usize>,
     /// Every row has exactly `header.len()` cells.
     rows: Vec<Vec<String>>,
+    /// Record numbers of records that were not whole rows (left out).
+    skipped: Vec<usize>,
 }
 
 /// Loads `functions/<function>/experiments/<experiment>/results.csv` of `workspace`.
@@ -85,14 +87,17 @@ pub fn dataframe(
     read_dataframe(results.path())
 }
 
-/// Reads a results file as a `DataFrame` (schema inferred from every row).
+/// Reads a results file as a `DataFrame` (schema inferred from every row), from the same
+/// rows every other reader sees (damaged records left out).
 pub fn read_dataframe(path: &std::path::Path) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::{CsvReadOptions, SerReader};
+    let results = Results::from_path(path, "", "")?;
+    let text = std::io::Cursor::new(results.to_csv()?);
     CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|reader| reader.finish())
+        .into_reader_with_file_handle(text)
+        .finish()
         .map_err(|e| {
             Error::Usage(format!(
                 "cannot read {} as a table ({e}); check that it is an unedited results file",
@@ -127,17 +132,27 @@ pub fn experiments(workspace: &Workspace, function: &FunctionName) -> Vec<String
 impl Results {
     /// Reads a results file; `function` and `experiment` only label messages and charts.
     pub fn from_path(path: &Path, function: &str, experiment: &str) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-        let mut results = Self::from_reader(file, function, experiment).map_err(|e| match e {
-            Error::Usage(message) => Error::Usage(format!("{}: {message}", path.display())),
-            other => other,
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        // A last record without its terminator was cut by a crash (the writer ends every
+        // record): left out, even when its cells happen to count right.
+        let whole = whole_records_len(&bytes);
+        let mut results =
+            Self::from_reader(&bytes[..whole], function, experiment).map_err(|e| match e {
+                Error::Usage(message) => Error::Usage(format!("{}: {message}", path.display())),
+                other => other,
+            })?;
+        if whole < bytes.len() && whole > 0 {
+            let record = results.rows.len() + results.skipped.len() + 2;
+            results.skipped.push(record);
+        }
         results.path = path.to_path_buf();
         Ok(results)
     }
 
-    /// Parses CSV text with a header line (rows shorter than the header, such as a line cut
-    /// short by a killed writer, get empty cells).
+    /// Parses CSV text with a header line. A record that is not a whole row (another number
+    /// of cells than the header, text that is not UTF-8: a file edited by hand, or cut by a
+    /// crash of an older version) is skipped and counted (see [`Results::skipped`]), so one
+    /// bad line never hides the rest of an experiment.
     pub fn from_reader(
         reader: impl std::io::Read,
         function: &str,
@@ -147,22 +162,34 @@ impl Results {
             .has_headers(false)
             .flexible(true)
             .from_reader(reader);
-        let mut records = csv.records();
-        let header: Vec<String> = match records.next() {
-            Some(record) => record
-                .map_err(|e| Error::Usage(format!("not a readable CSV file ({e})")))?
+        let mut records = csv.byte_records();
+        let text = |record: &csv::ByteRecord| -> Option<Vec<String>> {
+            record
                 .iter()
-                .map(str::to_string)
-                .collect(),
+                .map(|cell| String::from_utf8(cell.to_vec()).ok())
+                .collect()
+        };
+        let header: Vec<String> = match records.next() {
+            Some(record) => {
+                let record =
+                    record.map_err(|e| Error::Usage(format!("not a readable CSV file ({e})")))?;
+                text(&record).ok_or_else(|| {
+                    Error::Usage("not a results file: its header is not UTF-8 text".into())
+                })?
+            }
             None => Vec::new(),
         };
         let mut rows = Vec::new();
-        for record in records {
-            let record =
-                record.map_err(|e| Error::Usage(format!("not a readable CSV file ({e})")))?;
-            let mut row: Vec<String> = record.iter().map(str::to_string).collect();
-            row.resize(header.len(), String::new());
-            rows.push(row);
+        let mut skipped = Vec::new();
+        for (line, record) in records.enumerate() {
+            let row = record
+                .ok()
+                .and_then(|r| text(&r))
+                .filter(|row| row.len() == header.len());
+            match row {
+                Some(row) => rows.push(row),
+                None => skipped.push(line + 2),
+            }
         }
         let index = header
             .iter()
@@ -177,7 +204,45 @@ impl Results {
             header,
             index,
             rows,
+            skipped,
         })
+    }
+
+    /// Records that were not whole rows and were left out, by record number (the header is
+    /// record 1).
+    pub fn skipped(&self) -> &[usize] {
+        &self.skipped
+    }
+
+    /// A warning for the records left out, if any.
+    pub fn skipped_warning(&self) -> Option<String> {
+        let first: Vec<String> = self.skipped.iter().take(5).map(usize::to_string).collect();
+        (!self.skipped.is_empty()).then(|| {
+            format!(
+                "{}: {} damaged record(s) skipped (record {}{}); the other {} rows are used",
+                self.path.display(),
+                self.skipped.len(),
+                first.join(", "),
+                if self.skipped.len() > 5 { ", …" } else { "" },
+                self.rows.len()
+            )
+        })
+    }
+
+    /// The rows as CSV text (the header and every whole row), e.g. for a DataFrame reader.
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let write = |w: &mut csv::Writer<Vec<u8>>, r: &[String]| {
+            w.write_record(r)
+                .map_err(|e| Error::Internal(format!("encode CSV: {e}")))
+        };
+        write(&mut writer, &self.header)?;
+        for row in &self.rows {
+            write(&mut writer, row)?;
+        }
+        writer
+            .into_inner()
+            .map_err(|e| Error::Internal(format!("encode CSV: {e}")))
     }
 
     pub fn function(&self) -> &str {
@@ -223,6 +288,11 @@ impl Results {
     pub fn cell(&self, row: usize, column: &str) -> Option<&str> {
         let i = *self.index.get(column)?;
         self.rows.get(row).map(|r| r[i].as_str())
+    }
+
+    /// The number in a cell (`true`/`false` as 1/0), if it holds one.
+    pub fn number(&self, row: usize, column: &str) -> Option<f64> {
+        self.cell(row, column).and_then(number)
     }
 
     /// A column's cells as text.
@@ -733,6 +803,30 @@ fn number(cell: &str) -> Option<f64> {
     }
 }
 
+/// The length of the longest prefix of `bytes` that is a sequence of complete CSV records,
+/// each ended by its terminator outside quotes; a final record without one was cut.
+pub(crate) fn whole_records_len(bytes: &[u8]) -> usize {
+    use csv_core::ReadRecordResult;
+    let mut reader = csv_core::Reader::new();
+    // Field contents are not needed, only where records end: the buffers are reused.
+    let mut fields = vec![0u8; 64 * 1024];
+    let mut ends = vec![0usize; 1024];
+    let (mut at, mut whole) = (0, 0);
+    loop {
+        let input = &bytes[at..];
+        let (result, read, _, _) = reader.read_record(input, &mut fields, &mut ends);
+        at += read;
+        match result {
+            ReadRecordResult::Record if !input.is_empty() => whole = at,
+            // At the end of the input: a record with no terminator is a cut one.
+            ReadRecordResult::Record | ReadRecordResult::End => return whole,
+            ReadRecordResult::InputEmpty
+            | ReadRecordResult::OutputFull
+            | ReadRecordResult::OutputEndsFull => {}
+        }
+    }
+}
+
 /// Groups ordered numerically when every key is a number, else as text; an empty key last.
 fn sort_groups(groups: &mut [(String, Vec<f64>)]) {
     let all_numeric = groups
@@ -781,7 +875,7 @@ threadID,runID,startTime,endTime,runtime,error,coldStart,newcontainer,memorySize
 1,0,1000,1120,70,,,1,256,{}
 1,1,1120,1150,,\"boom, \"\"x\"\"\",,,256,{}
 2,0,1000,1090,60.5,,false,,1024,{}
-2,1,1090";
+2,1,1090,,,,,,,";
 
     fn results() -> Results {
         Results::from_reader(CSV.as_bytes(), "f", "e").unwrap()
@@ -792,7 +886,7 @@ threadID,runID,startTime,endTime,runtime,error,coldStart,newcontainer,memorySize
         let r = results();
         assert_eq!(r.len(), 6);
         assert_eq!(r.header().len(), 10);
-        assert_eq!(r.rows()[5].len(), 10, "a cut line is padded");
+        assert_eq!(r.rows()[5].len(), 10);
         assert_eq!(r.cell(0, "payload"), Some(r#"{"a":1}"#));
         assert_eq!(r.cell(3, "error"), Some(r#"boom, "x""#));
         assert_eq!(r.errors(), 1);
@@ -811,6 +905,22 @@ threadID,runID,startTime,endTime,runtime,error,coldStart,newcontainer,memorySize
         assert_eq!(r.column_str("memorySize").unwrap()[4], "1024");
         assert!(!r.numeric_columns().contains(&"payload"));
         assert!(r.numeric_columns().contains(&"runtime"));
+    }
+
+    #[test]
+    fn damaged_records_are_skipped_and_reported_not_fatal() {
+        let mut text = b"runID,runtime,error\n0,1,\n1,2\n2,3,,extra\n3,".to_vec();
+        text.extend_from_slice(b"\xff\xfe,\n4,5,\n5,6,");
+        let r = Results::from_reader(&text[..], "f", "e").unwrap();
+        assert_eq!(r.column_str("runID").unwrap(), ["0", "4", "5"]);
+        // Record numbers as a reader counts them, the header being 1.
+        assert_eq!(r.skipped(), [3, 4, 5]);
+        let warning = r.skipped_warning().unwrap();
+        assert!(warning.contains("3 damaged record(s) skipped (record 3, 4, 5)"), "{warning}");
+        assert!(results().skipped_warning().is_none());
+        // The DataFrame reader and `--csv` see the same rows.
+        let again = Results::from_reader(&r.to_csv().unwrap()[..], "f", "e").unwrap();
+        assert_eq!(again.rows(), r.rows());
     }
 
     #[test]

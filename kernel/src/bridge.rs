@@ -42,6 +42,11 @@ pub async fn serve(
     let app = Router::new()
         .route("/call/{function}", post(call))
         .route("/results/{function}/{experiment}", get(results))
+        // A payload may be as large as the platforms take (Lambda: 6 MB), plus its JSON
+        // envelope; axum's default of 2 MB refused larger ones with a bare 413.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            2 * faaset::engine::wire::MAX_PAYLOAD,
+        ))
         .with_state(state);
     axum::serve(listener, app).await?;
     Ok(())

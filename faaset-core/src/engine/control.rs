@@ -115,28 +115,11 @@ async fn put_function(
     Path(name): Path<String>,
     Json(spec): Json<FunctionSpec>,
 ) -> Response {
-    let valid_hash = !spec.code_sha256.is_empty()
-        && spec.code_sha256.len() <= 128
-        && spec.code_sha256.chars().all(|c| c.is_ascii_hexdigit());
-    if let Err(e) = crate::name::FunctionName::new(&name) {
+    if let Err(message) = validate(&spec, &name, &engine.workspace) {
         return error(
             StatusCode::BAD_REQUEST,
             "InvalidParameterValueException",
-            &e.to_string(),
-        );
-    }
-    if !valid_hash {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
-            "CodeSha256 must be a hex digest",
-        );
-    }
-    if spec.function_name != name {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
-            "FunctionName differs from the name in the path",
+            &message,
         );
     }
     match engine.pool.publish(spec.clone()) {
@@ -147,6 +130,82 @@ async fn put_function(
             &format!("cannot store code {}: {e}", spec.code_path.display()),
         ),
     }
+}
+
+/// Checks every field of a publish before the pool sees it. The engine runs `CodePath` and
+/// appends to `LogFile` as its own user, so both must be the workspace's own build output
+/// and log folder (by canonical path: no `..`, no link out of the workspace).
+pub fn validate(spec: &FunctionSpec, name: &str, workspace: &std::path::Path) -> Result<(), String> {
+    crate::name::FunctionName::new(name).map_err(|e| e.to_string())?;
+    if spec.function_name != name {
+        return Err("FunctionName differs from the name in the path".into());
+    }
+    let hash = &spec.code_sha256;
+    if hash.is_empty() || hash.len() > 128 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("CodeSha256 must be a hex digest".into());
+    }
+    use wire::{MAX_IDLE_S, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB};
+    if !(MIN_MEMORY_MB..=MAX_MEMORY_MB).contains(&spec.memory_size) {
+        return Err(format!(
+            "MemorySize {} MB is outside {MIN_MEMORY_MB}..={MAX_MEMORY_MB} MB",
+            spec.memory_size
+        ));
+    }
+    if !(spec.timeout.is_finite() && spec.timeout > 0.0 && spec.timeout <= MAX_TIMEOUT_S) {
+        return Err(format!(
+            "Timeout {} s must be more than 0 and at most {MAX_TIMEOUT_S} s",
+            spec.timeout
+        ));
+    }
+    if !(spec.idle_timeout.is_finite() && (0.0..=MAX_IDLE_S).contains(&spec.idle_timeout)) {
+        return Err(format!(
+            "IdleTimeout {} s must be between 0 and {MAX_IDLE_S} s",
+            spec.idle_timeout
+        ));
+    }
+    let root = workspace
+        .canonicalize()
+        .map_err(|e| format!("the engine's workspace {}: {e}", workspace.display()))?;
+    let inside = |path: &std::path::Path| -> Option<Vec<String>> {
+        let path = path.canonicalize().ok()?;
+        let relative = path.strip_prefix(&root).ok()?;
+        Some(
+            relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect(),
+        )
+    };
+    let code = inside(&spec.code_path);
+    let code_ok = match code.as_deref() {
+        Some([functions, f, _, build, file]) => {
+            functions == "functions" && f == name && build == ".build" && file == "bootstrap"
+        }
+        Some([state, deployed, f, _, file]) => {
+            state == ".faaset" && deployed == "deployed" && f == name && file == "bootstrap"
+        }
+        _ => false,
+    };
+    if !code_ok {
+        return Err(format!(
+            "CodePath {} is not a build of {name} in the workspace {} (functions/{name}/<platform>/.build/bootstrap)",
+            spec.code_path.display(),
+            root.display()
+        ));
+    }
+    // The log file itself may not exist yet: its folder must.
+    let log_dir = spec.log_file.parent().and_then(inside);
+    let log_ok = spec.log_file.file_name().is_some()
+        && matches!(log_dir.as_deref(), Some([functions, f, _, logs])
+            if functions == "functions" && f == name && logs == "logs");
+    if !log_ok {
+        return Err(format!(
+            "LogFile {} is not in the logs folder of {name} in the workspace {}",
+            spec.log_file.display(),
+            root.display()
+        ));
+    }
+    Ok(())
 }
 
 /// How an invocation ended, before it is turned into an HTTP response.
@@ -186,7 +245,8 @@ async fn run_invocation(engine: Arc<Engine>, name: String, payload: Bytes) -> Re
     };
     let env = lease.environment.clone();
     let request_id = request_id();
-    let timeout = Duration::from_secs_f64(lease.spec.timeout);
+    let timeout = Duration::try_from_secs_f64(lease.spec.timeout)
+        .unwrap_or(Duration::from_secs_f64(wire::MAX_TIMEOUT_S));
     let (taken_tx, taken_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let invocation = Invocation {

@@ -78,8 +78,13 @@ impl Environment {
             error: OnceLock::new(),
             cgroup: cgroup.clone(),
         });
-        let server = tokio::spawn(runtime_api::serve(listener, rx, init.clone()));
+        // The port is visible to every local user; the path's secret, only in the
+        // environment's own (owner-readable) environment, keeps them out.
+        let secret = super::new_token().map_err(std::io::Error::other)?;
+        let endpoint = runtime_api::endpoint(address, &secret);
+        let server = tokio::spawn(runtime_api::serve(listener, secret, rx, init.clone()));
 
+        rotate_log(&spec.log_file);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -96,15 +101,17 @@ impl Environment {
             .stdout(stdout)
             .stderr(stderr)
             .kill_on_drop(true);
-        for (key, value) in lambda_environment(spec, code, &id, &address.to_string()) {
+        for (key, value) in lambda_environment(spec, code, &id, &endpoint) {
             command.env(key, value);
         }
-        if let Some(cgroup) = &cgroup {
-            let procs = cgroup.procs_files();
-            // SAFETY: the closure only calls async-signal-safe functions (open, write, close).
-            unsafe {
-                command.pre_exec(move || limits::join_cgroups(&procs));
-            }
+        let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+        // SAFETY: the closure only calls async-signal-safe functions (open, write, close,
+        // setpgid, prctl, getppid).
+        unsafe {
+            command.pre_exec(move || {
+                limits::join_cgroups(&procs)?;
+                limits::tie_to_engine()
+            });
         }
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -130,6 +137,11 @@ impl Environment {
                     child.wait().await
                 }
             };
+            // Whatever the function started ends with it, as when Lambda ends a sandbox.
+            limits::kill_group(pid);
+            if let Some(cgroup) = watched.clone() {
+                let _ = tokio::task::spawn_blocking(move || cgroup.kill_all()).await;
+            }
             let mut text = match status {
                 Ok(status) => describe_exit(status),
                 Err(e) => format!("wait failed: {e}"),
@@ -185,13 +197,18 @@ impl Environment {
         reason
     }
 
+    /// Sends `SIGKILL` to the process group at once (the exit watcher reaps it).
+    pub fn kill_now(&self) {
+        limits::kill_group(self.pid);
+    }
+
     /// Ends the process (timeout, reconfigure, reaping, shutdown).
     pub fn kill(&self) {
         self.kill.notify_one();
     }
 
     pub fn mark_used(&self) {
-        *self.last_used.lock().unwrap() = Instant::now();
+        *super::lock(&self.last_used) = Instant::now();
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -233,6 +250,18 @@ impl Drop for Environment {
 
 /// The variables Lambda sets in an environment, the user's `env` under them (as on Lambda,
 /// reserved names cannot be overridden).
+/// A function log past this size is moved to `<log>.1` (replacing the one before) when an
+/// environment starts, so a chatty function cannot fill the disk over many calls.
+const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+fn rotate_log(log: &Path) {
+    if std::fs::metadata(log).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        let mut old = log.as_os_str().to_owned();
+        old.push(".1");
+        let _ = std::fs::rename(log, old);
+    }
+}
+
 fn lambda_environment(
     spec: &FunctionSpec,
     code: &Path,

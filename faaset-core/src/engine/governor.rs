@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,9 @@ const MAX_QUANTUM: Duration = Duration::from_millis(2);
 /// A quantum with less left than this is treated as spent (a shorter wait costs more than
 /// it measures).
 const MIN_SLICE: Duration = Duration::from_micros(20);
+/// The most CPU one call's overspending makes the next call pay back (a governor that was
+/// kept from running for long must not turn into a stall of seconds).
+const MAX_CARRIED_DEBT: Duration = LAMBDA_PERIOD;
 
 /// How one environment's CPU is shared out.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +68,8 @@ impl Share {
 /// The governor of this engine process (one thread for all environments).
 pub struct Governor {
     shared: Arc<Shared>,
+    /// How the governor thread is scheduled (for `faaset local status`).
+    priority: String,
 }
 
 struct Shared {
@@ -82,6 +88,9 @@ struct Calls {
 pub struct Process {
     pidfd: OwnedFd,
     clock: libc::clockid_t,
+    /// CPU (ns) a call used beyond its share because the governor looked too late, to be
+    /// paid back by the next call: the long-run share stays exact whatever the host's load.
+    debt: AtomicU64,
 }
 
 impl Process {
@@ -90,6 +99,7 @@ impl Process {
         Some(Arc::new(Process {
             pidfd: pidfd_open(pid)?,
             clock: cpu_clock(pid)?,
+            debt: AtomicU64::new(0),
         }))
     }
 }
@@ -128,12 +138,24 @@ impl Governor {
                 wake: Condvar::new(),
             });
             let worker = shared.clone();
+            let (told, priority) = std::sync::mpsc::channel();
             std::thread::Builder::new()
                 .name("faaset-cpu-governor".into())
-                .spawn(move || worker.run())
+                .spawn(move || {
+                    let _ = told.send(raise_priority());
+                    worker.run()
+                })
                 .expect("start the CPU governor thread");
-            Governor { shared }
+            let priority = priority.recv().unwrap_or_else(|_| "unknown".into());
+            Governor { shared, priority }
         })
+    }
+
+    /// How the governor thread is scheduled, e.g. "real-time (SCHED_FIFO)": a governor at
+    /// normal priority on a busy host stops functions late, so their calls get more CPU than
+    /// their share in the short run.
+    pub fn priority(&self) -> &str {
+        &self.priority
     }
 
     /// Starts governing a call of `process`; `offset` in [0, 1) is where in its first
@@ -147,9 +169,10 @@ impl Governor {
         let cpu = read_clock(process.clock)?;
         let now = Instant::now();
         let quantum = share.quantum.as_nanos() as i128;
-        let budget = ((1.0 - offset.clamp(0.0, 1.0)) * quantum as f64) as i128;
+        let debt = process.debt.swap(0, Ordering::Relaxed) as i128;
+        let budget = ((1.0 - offset.clamp(0.0, 1.0)) * quantum as f64) as i128 - debt;
         // As if the quantum had begun (quantum - budget) of CPU ago, running flat out.
-        let used = Duration::from_nanos((quantum - budget) as u64);
+        let used = Duration::from_nanos((quantum - budget.max(0)) as u64);
         let call = Call {
             process: process.clone(),
             share,
@@ -177,8 +200,9 @@ impl Drop for CallGuard {
     fn drop(&mut self) {
         let mut calls = self.shared.calls.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(call) = calls.running.remove(&self.id) {
-            if matches!(call.state, State::Stopped { .. }) {
-                signal(&call.process.pidfd, libc::SIGCONT);
+            match call.state {
+                State::Stopped { .. } => signal(&call.process.pidfd, libc::SIGCONT),
+                State::Running { .. } => call.carry_debt(),
             }
         }
     }
@@ -186,16 +210,6 @@ impl Drop for CallGuard {
 
 impl Shared {
     fn run(&self) {
-        // Wake-ups are the model's resolution: ask for them without the default 50 µs slack,
-        // and at real-time priority where allowed (root), so a busy host does not delay them
-        // (a late stop is CPU the function should not have had). The thread only ever sleeps
-        // or does a few system calls, so it cannot starve anything.
-        // SAFETY: prctl and sched_setscheduler with pid 0 change only this thread.
-        unsafe {
-            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-            let param = libc::sched_param { sched_priority: 1 };
-            libc::sched_setscheduler(0, libc::SCHED_FIFO, &param);
-        }
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let now = Instant::now();
@@ -219,6 +233,17 @@ impl Shared {
 }
 
 impl Call {
+    /// The call ended: CPU it used beyond its quantum (the governor looked too late) is
+    /// owed by the environment's next call.
+    fn carry_debt(&self) {
+        let Some(cpu) = read_clock(self.process.clock) else {
+            return;
+        };
+        let used = cpu.saturating_sub(self.cpu_at_start).as_nanos() as i128;
+        let over = (used - self.budget).clamp(0, MAX_CARRIED_DEBT.as_nanos() as i128);
+        self.process.debt.store(over as u64, Ordering::Relaxed);
+    }
+
     /// Advances the call's state to `now`; returns when it needs looking at again.
     fn step(&mut self, now: Instant) -> Instant {
         match self.state {
@@ -280,6 +305,56 @@ impl Call {
         self.state = State::Stopped { resume };
         resume
     }
+}
+
+/// Makes the calling thread's wake-ups prompt, and says how it is scheduled. Wake-ups are the
+/// model's resolution: a late stop is CPU the function should not have had. So: no timer
+/// slack, and real-time priority where allowed (root). Under cgroup v1 with real-time group
+/// scheduling, a cgroup other than the root has no real-time budget by default, so the thread
+/// moves to the root CPU cgroup first. The thread only ever sleeps or makes a few system
+/// calls, so its priority cannot starve anything.
+fn raise_priority() -> String {
+    // SAFETY: prctl, sched_setscheduler and setpriority on this thread (pid 0 / its tid)
+    // change only its own scheduling.
+    let fifo = || unsafe {
+        let param = libc::sched_param { sched_priority: 1 };
+        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    let refused = match fifo() {
+        Ok(()) => return "real-time (SCHED_FIFO)".into(),
+        Err(e) => e,
+    };
+    if let Some(root) = v1_cpu_root() {
+        // SAFETY: gettid has no arguments and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        if std::fs::write(root.join("tasks"), tid.to_string()).is_ok() && fifo().is_ok() {
+            return "real-time (SCHED_FIFO, in the root CPU cgroup)".into();
+        }
+    }
+    // SAFETY: see above.
+    let nice = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -20) };
+    if nice == 0 {
+        format!("nice -20 (real-time refused: {refused})")
+    } else {
+        format!("normal priority (real-time refused: {refused}): calls may get more CPU than their share on a busy host")
+    }
+}
+
+/// The mount point of the cgroup v1 hierarchy that has the `cpu` controller.
+fn v1_cpu_root() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut right = right.split_whitespace();
+        let (fstype, _source, options) = (right.next()?, right.next()?, right.next()?);
+        let has_cpu = options.split(',').any(|o| o == "cpu");
+        (fstype == "cgroup" && has_cpu).then(|| left.split_whitespace().nth(4).map(Into::into))?
+    })
 }
 
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {

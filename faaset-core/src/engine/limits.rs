@@ -82,8 +82,14 @@ impl Limits {
     /// A line for logs and `faaset local status`.
     pub fn describe(&self) -> String {
         match self {
-            Limits::Enforced(Hierarchy::V1 { .. }) => "enforced (cgroup v1: memory, cpu)".into(),
-            Limits::Enforced(Hierarchy::V2 { .. }) => "enforced (cgroup v2: memory, cpu)".into(),
+            Limits::Enforced(hierarchy) => {
+                let version = match hierarchy {
+                    Hierarchy::V1 { .. } => "v1",
+                    Hierarchy::V2 { .. } => "v2",
+                };
+                let governor = Governor::get().priority();
+                format!("enforced (cgroup {version}: memory, cpu; CPU governor: {governor})")
+            }
             Limits::Off(why) => format!("NOT enforced: {why}; memory and CPU are not limited"),
         }
     }
@@ -157,6 +163,18 @@ impl Limits {
     pub fn cleanup(&self) {
         if let Limits::Enforced(h) = self {
             for dir in h.dirs() {
+                // Environments whose processes are still dying: end them, then remove.
+                if let Ok(children) = std::fs::read_dir(dir) {
+                    for child in children.flatten().filter(|c| c.path().is_dir()) {
+                        kill_cgroup_procs(&child.path());
+                        for _ in 0..40 {
+                            if std::fs::remove_dir(child.path()).is_ok() || !child.path().exists() {
+                                break;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(25));
+                        }
+                    }
+                }
                 let _ = std::fs::remove_dir(dir);
             }
         }
@@ -219,6 +237,13 @@ impl EnvironmentCgroup {
         let share = self.share?;
         let process = self.process.get()?;
         Governor::get().start_call(process, share, random_fraction())
+    }
+
+    /// Kills every process still in the environment's cgroup.
+    pub fn kill_all(&self) {
+        for dir in &self.dirs {
+            kill_cgroup_procs(dir);
+        }
     }
 
     /// Peak memory of the environment in MB.
@@ -294,6 +319,8 @@ fn remove_stale_siblings(own: &Path) {
         let dir = entry.path();
         if let Ok(children) = std::fs::read_dir(&dir) {
             for child in children.flatten().filter(|c| c.path().is_dir()) {
+                // What a killed engine's functions left running ends here.
+                kill_cgroup_procs(&child.path());
                 let _ = std::fs::remove_dir(child.path());
             }
         }
@@ -320,6 +347,58 @@ pub fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// In the child before `exec`: its own process group (so everything the function starts can
+/// be ended together) and a `SIGKILL` when the engine's thread that started it ends (the
+/// engine killed by any signal leaves no environment running). Async-signal-safe only.
+///
+/// The death signal follows the *thread* that forked: environments are started from the
+/// engine's runtime worker threads, which live as long as the engine.
+pub fn tie_to_engine() -> std::io::Result<()> {
+    // SAFETY: setpgid, prctl, getppid and _exit are async-signal-safe system calls.
+    unsafe {
+        if libc::setpgid(0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let engine = libc::getppid();
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // The engine may have died before the death signal was armed.
+        if libc::getppid() != engine {
+            libc::_exit(137);
+        }
+    }
+    Ok(())
+}
+
+/// Kills every process left in the process group `pgid` (an environment's).
+pub fn kill_group(pgid: u32) {
+    if pgid > 1 {
+        // SAFETY: killpg only sends a signal; a group that no longer exists gets none.
+        unsafe { libc::killpg(pgid as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
+/// Kills every process listed in `dir/cgroup.procs` until none is left (or about a second
+/// has passed): processes that left the environment's process group are still in its cgroup.
+fn kill_cgroup_procs(dir: &Path) {
+    let procs = dir.join("cgroup.procs");
+    for _ in 0..100 {
+        let Ok(text) = std::fs::read_to_string(&procs) else {
+            return;
+        };
+        let pids: Vec<libc::pid_t> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            // SAFETY: kill only sends a signal.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// CPUs for a memory size: memory / 1,769 MB of one CPU, capped at `MAX_CPUS` and the

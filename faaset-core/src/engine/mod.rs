@@ -122,7 +122,24 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
     served.map_err(|e| Error::Engine(format!("server failed: {e}")))
 }
 
-fn new_token() -> Result<String> {
+/// Whether process `pid` still runs (a zombie has ended).
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Locks `mutex` even if a thread panicked while holding it: every engine lock guards plain
+/// data that is valid between statements, so one failed request must not poison the engine
+/// for all later ones.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// 24 random bytes in hex: the engine's token and each environment's Runtime API secret.
+pub(crate) fn new_token() -> Result<String> {
     let mut bytes = [0u8; 24];
     use std::io::Read;
     std::fs::File::open("/dev/urandom")

@@ -72,7 +72,7 @@ impl Pool {
                 .append(true)
                 .open(&spec.log_file)?,
         );
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         match functions.get_mut(&spec.function_name) {
             Some(entry) if *entry.spec == spec => {}
             Some(entry) => {
@@ -120,12 +120,12 @@ impl Pool {
     }
 
     pub fn spec(&self, name: &str) -> Option<Arc<FunctionSpec>> {
-        let functions = self.functions.lock().unwrap();
+        let functions = super::lock(&self.functions);
         functions.get(name).map(|e| e.spec.clone())
     }
 
     pub fn function_names(&self) -> Vec<String> {
-        let functions = self.functions.lock().unwrap();
+        let functions = super::lock(&self.functions);
         let mut names: Vec<String> = functions.keys().cloned().collect();
         names.sort();
         names
@@ -134,7 +134,7 @@ impl Pool {
     /// An idle environment of the function's current generation, or a new one.
     pub async fn acquire(&self, name: &str) -> Result<Lease, AcquireError> {
         let (spec, code, log, generation) = {
-            let mut functions = self.functions.lock().unwrap();
+            let mut functions = super::lock(&self.functions);
             let entry = functions.get_mut(name).ok_or(AcquireError::NotFound)?;
             while let Some(environment) = entry.idle.pop() {
                 if environment.exit_reason().is_none() {
@@ -165,7 +165,7 @@ impl Pool {
             .await
             .map_err(|e| AcquireError::Start(format!("cannot start {}: {e}", code.display())))?;
         environment.busy.store(true, Ordering::Relaxed);
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         if let Some(entry) = functions.get_mut(name) {
             entry.live.push(environment.clone());
         }
@@ -181,7 +181,7 @@ impl Pool {
     pub fn release(&self, environment: Arc<Environment>) {
         environment.mark_used();
         environment.busy.store(false, Ordering::Relaxed);
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         let current = functions.get_mut(&environment.function).filter(|entry| {
             entry.generation == environment.generation && environment.exit_reason().is_none()
         });
@@ -199,7 +199,7 @@ impl Pool {
     /// Ends an environment that must not be reused (timeout, crash).
     pub fn discard(&self, environment: &Environment) {
         environment.kill();
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         if let Some(entry) = functions.get_mut(&environment.function) {
             entry.live.retain(|e| e.id != environment.id);
             entry.idle.retain(|e| e.id != environment.id);
@@ -209,13 +209,13 @@ impl Pool {
     /// Ends environments idle for longer than their function's `idle_timeout`.
     pub fn reap(&self) {
         let now = Instant::now();
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         for entry in functions.values_mut() {
-            let limit = Duration::from_secs_f64(entry.spec.idle_timeout);
+            let limit = Duration::try_from_secs_f64(entry.spec.idle_timeout).unwrap_or(Duration::MAX);
             let (stale, fresh): (Vec<_>, Vec<_>) = entry
                 .idle
                 .drain(..)
-                .partition(|env| now.duration_since(*env.last_used.lock().unwrap()) > limit);
+                .partition(|env| now.duration_since(*super::lock(&env.last_used)) > limit);
             entry.idle = fresh;
             for env in stale {
                 env.kill();
@@ -225,7 +225,7 @@ impl Pool {
     }
 
     pub fn status(&self) -> Vec<EnvironmentStatus> {
-        let functions = self.functions.lock().unwrap();
+        let functions = super::lock(&self.functions);
         let mut list: Vec<EnvironmentStatus> = functions
             .values()
             .flat_map(|entry| entry.live.iter())
@@ -249,9 +249,12 @@ impl Pool {
 
     /// Ends every environment (engine shutdown).
     pub fn shutdown(&self) {
-        let mut functions = self.functions.lock().unwrap();
+        let mut functions = super::lock(&self.functions);
         for entry in functions.values_mut() {
             for env in entry.live.drain(..) {
+                // Killed first, so an idle runtime waiting in `next` never sees its API go
+                // away (lambda_runtime would log a false panic into the user's log).
+                env.kill_now();
                 env.kill();
             }
             entry.idle.clear();

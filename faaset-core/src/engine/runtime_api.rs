@@ -1,10 +1,15 @@
 //! The Lambda Runtime API of one environment (`/2018-06-01/runtime/...`), served on its own
-//! loopback port so an environment can only ever receive its own requests.
+//! loopback port so an environment can only ever receive its own requests. On Lambda the
+//! Runtime API is inside the sandbox; here the port is on the host's loopback, visible to
+//! every local user, so the API lives under a random secret path
+//! (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/<secret>`, which the Rust runtime client
+//! takes as its base) that only the environment's own process is told. Any other path is a
+//! 404, so nobody else can take an invocation or answer one.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -38,9 +43,16 @@ struct RuntimeState {
     init: Arc<InitState>,
 }
 
-/// Serves the runtime API on `listener` until the task is aborted.
+/// The value of `AWS_LAMBDA_RUNTIME_API` for an environment served at `address` under
+/// `secret`.
+pub fn endpoint(address: std::net::SocketAddr, secret: &str) -> String {
+    format!("http://{address}/{secret}")
+}
+
+/// Serves the runtime API on `listener`, under `/<secret>`, until the task is aborted.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    secret: String,
     invocations: mpsc::Receiver<Invocation>,
     init: Arc<InitState>,
 ) {
@@ -49,7 +61,7 @@ pub async fn serve(
         in_flight: Mutex::new(None),
         init,
     });
-    let app = Router::new()
+    let api = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
             "/2018-06-01/runtime/invocation/{id}/response",
@@ -57,11 +69,11 @@ pub async fn serve(
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        // Accept oversized responses so they can be answered with Lambda's error (above).
-        .layer(axum::extract::DefaultBodyLimit::max(
-            4 * super::wire::MAX_PAYLOAD,
-        ))
+        // Bodies are read by the handlers, which count past Lambda's limit instead of
+        // refusing: a refused response would leave the call waiting for its timeout.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
+    let app = Router::new().nest(&format!("/{secret}"), api);
     // No Nagle delay: every exchange here is one small request and one small answer.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -83,7 +95,7 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
     let deadline = now_ms() + invocation.timeout_ms;
     let _ = invocation.taken.send(Instant::now());
     let governed = state.init.cgroup.as_ref().and_then(|c| c.start_call());
-    *state.in_flight.lock().unwrap() =
+    *super::lock(&state.in_flight) =
         Some((invocation.request_id.clone(), invocation.reply, governed));
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
@@ -108,33 +120,67 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
 async fn response(
     State(state): State<Arc<RuntimeState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    if body.len() > super::wire::MAX_PAYLOAD {
-        // Lambda's answer to an oversized response, instead of a call that never ends.
-        let error = super::wire::error_body(
-            "Function.ResponseSizeTooLarge",
-            &format!(
-                "Response payload size ({} bytes) exceeded maximum allowed payload size ({} bytes).",
-                body.len(),
-                super::wire::MAX_PAYLOAD
-            ),
-        );
-        return finish(&state, &id, RuntimeReply::Error(error.to_string().into()));
+    match read_limited(body, super::wire::MAX_PAYLOAD).await {
+        Ok(body) => finish(&state, &id, RuntimeReply::Response(body)),
+        Err(size) => {
+            // Lambda's answer to an oversized response, instead of a call that never ends.
+            let error = super::wire::error_body(
+                "Function.ResponseSizeTooLarge",
+                &format!(
+                    "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
+                    super::wire::MAX_PAYLOAD
+                ),
+            );
+            finish(&state, &id, RuntimeReply::Error(error.to_string().into()))
+        }
     }
-    finish(&state, &id, RuntimeReply::Response(body))
 }
 
 async fn error(
     State(state): State<Arc<RuntimeState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read_limited(body, super::wire::MAX_PAYLOAD).await {
+        Ok(body) => body,
+        Err(size) => super::wire::error_body(
+            "Function.ResponseSizeTooLarge",
+            &format!("The function's error report ({size} bytes) was too large to keep."),
+        )
+        .to_string()
+        .into(),
+    };
     finish(&state, &id, RuntimeReply::Error(body))
 }
 
+/// Reads a whole body of at most `limit` bytes; a longer one is read to its end (so the
+/// runtime gets its answer) but not kept, and `Err` says how long it was.
+async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, usize> {
+    use http_body_util::BodyExt;
+    let mut kept = bytes::BytesMut::new();
+    let mut size = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        size += data.len();
+        if size <= limit {
+            kept.extend_from_slice(&data);
+        } else if !kept.is_empty() {
+            kept = bytes::BytesMut::new();
+        }
+    }
+    if size > limit {
+        Err(size)
+    } else {
+        Ok(kept.freeze())
+    }
+}
+
 fn finish(state: &RuntimeState, id: &str, reply: RuntimeReply) -> Response {
-    let mut in_flight = state.in_flight.lock().unwrap();
+    let mut in_flight = super::lock(&state.in_flight);
     match in_flight.take() {
         Some((current, sender, governed)) if current == id => {
             // The call is over: its CPU is no longer governed.

@@ -18,6 +18,15 @@ pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda's request id header.
 pub const REQUEST_ID: &str = "x-amzn-requestid";
 
+
+/// Lambda's memory range (MB) and longest timeout (s), and the longest time (s) an idle
+/// environment may be kept: the engine refuses a publish outside them, and the local
+/// platform's configuration checks them first.
+pub const MIN_MEMORY_MB: u32 = 128;
+pub const MAX_MEMORY_MB: u32 = 10_240;
+pub const MAX_TIMEOUT_S: f64 = 900.0;
+pub const MAX_IDLE_S: f64 = 86_400.0;
+
 /// A function as published to the engine (Lambda's CreateFunction, local flavour).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]

@@ -116,13 +116,25 @@ impl ExperimentRecord {
     }
 }
 
-/// The configuration with header values hidden: an `http` function's headers may carry
-/// credentials (`Authorization`, API keys), and run records are shared with results.
+/// The configuration with secrets hidden: an `http` function's header values and a
+/// function's `env` values may carry credentials (`Authorization`, API keys), a URL may hold
+/// a password, and run records are shared with results. Names stay, so a record still says
+/// which were set.
 fn redacted(config: &crate::config::Config) -> Value {
     let mut config = config.clone();
-    if let Some(Value::Object(headers)) = config.get_mut("headers") {
-        for value in headers.values_mut() {
-            *value = Value::String("<redacted>".into());
+    for key in ["headers", "env"] {
+        if let Some(Value::Object(map)) = config.get_mut(key) {
+            for value in map.values_mut() {
+                *value = Value::String("<redacted>".into());
+            }
+        }
+    }
+    if let Some(Value::String(url)) = config.get_mut("url") {
+        if let Ok(mut parsed) = reqwest::Url::parse(url) {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("<redacted>"));
+                *url = parsed.to_string();
+            }
         }
     }
     Value::Object(config)

@@ -13,13 +13,20 @@
 //! - past [`MAX_COLUMNS`] columns (a function inventing keys per call), further unknown
 //!   fields go, as a JSON object, into one `extra` column instead of rewriting again.
 //!
+//! **Crashes.** Each row is encoded whole and reaches the file in one `write`, so a killed
+//! writer leaves at most one row cut short, at the end. Reopening finds the end of the last
+//! complete record by parsing (a cut can fall inside a quoted field, which may itself hold
+//! newlines, or inside a UTF-8 character) and truncates the file back to it, so the next run
+//! appends after whole rows only. A widening writes a temporary file and renames it: the old
+//! or the new file, never half of one.
+//!
 //! Cells: strings as they are, numbers and booleans as JSON text, `null` empty, objects and
 //! arrays as JSON text. The `csv` crate does the quoting (payloads and error messages hold
 //! commas, quotes and newlines), which a hand-written writer would get wrong at the edges.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -59,12 +66,12 @@ pub struct ResultsCsv {
     header: Vec<String>,
     index: HashMap<String, usize>,
     /// `None` until the file has a header.
-    writer: Option<csv::Writer<File>>,
+    writer: Option<File>,
 }
 
 impl ResultsCsv {
-    /// Opens `path` for appending; an existing file keeps its header. A last line cut short
-    /// (a killed writer) is ended first, so new rows start on a line of their own.
+    /// Opens `path` for appending; an existing file keeps its header. A last record cut
+    /// short (a killed writer, a full disk) is removed first, so new rows follow whole ones.
     pub fn open(path: &Path) -> Result<Self> {
         let mut results = ResultsCsv {
             path: path.to_path_buf(),
@@ -73,8 +80,7 @@ impl ResultsCsv {
             writer: None,
         };
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if len > 0 {
-            end_last_line(path)?;
+        if len > 0 && truncate_to_whole_records(path)? > 0 {
             let mut reader = csv_reader(path)?;
             let header = reader
                 .records()
@@ -130,12 +136,10 @@ impl ResultsCsv {
         if !extra.is_empty() {
             record[self.index[EXTRA_COLUMN]] = Value::Object(extra).to_string();
         }
+        let bytes = encode(&record).map_err(|e| csv_error("write", &self.path, e))?;
         let writer = self.writer.as_mut().expect("writer open");
         writer
-            .write_record(&record)
-            .map_err(|e| csv_error("write", &self.path, e))?;
-        writer
-            .flush()
+            .write_all(&bytes)
             .map_err(|e| Error::io("write", &self.path, e))
     }
 
@@ -151,11 +155,9 @@ impl ResultsCsv {
     /// Starts a new file with `header`.
     fn create(&mut self, header: Vec<String>) -> Result<()> {
         let mut writer = append_writer(&self.path)?;
+        let bytes = encode(&header).map_err(|e| csv_error("write", &self.path, e))?;
         writer
-            .write_record(&header)
-            .map_err(|e| csv_error("write", &self.path, e))?;
-        writer
-            .flush()
+            .write_all(&bytes)
             .map_err(|e| Error::io("write", &self.path, e))?;
         self.set_header(header);
         self.writer = Some(writer);
@@ -164,29 +166,27 @@ impl ResultsCsv {
 
     /// Rewrites the file with `columns` added to the header (temporary file + rename).
     fn widen(&mut self, columns: Vec<String>) -> Result<()> {
-        if let Some(mut writer) = self.writer.take() {
-            writer
-                .flush()
-                .map_err(|e| Error::io("write", &self.path, e))?;
-        }
+        self.writer = None;
         let mut header = self.header.clone();
         header.extend(columns);
         let dir = self.path.parent().expect("results.csv has a folder");
         let tmp = dir.join(format!(".results.csv.tmp{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let file = private_file(&tmp, true)?;
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(std::io::BufWriter::new(file));
         out.write_record(&header)
             .map_err(|e| csv_error("write", &tmp, e))?;
         let mut reader = csv_reader(&self.path)?;
-        for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| csv_error("read", &self.path, e))?;
+        for (i, record) in reader.byte_records().enumerate() {
+            // A record that cannot be read is left out, never a reason to lose the rows
+            // after it (readers skip damaged records the same way).
+            let Ok(record) = record else { continue };
             if i == 0 {
                 continue; // the old header
             }
-            let mut cells: Vec<&str> = record.iter().collect();
-            cells.resize(cells.len().max(header.len()), "");
+            let mut cells: Vec<&[u8]> = record.iter().collect();
+            cells.resize(cells.len().max(header.len()), b"");
             out.write_record(&cells)
                 .map_err(|e| csv_error("write", &tmp, e))?;
         }
@@ -220,35 +220,55 @@ fn csv_reader(path: &Path) -> Result<csv::Reader<File>> {
         .from_reader(file))
 }
 
-fn append_writer(path: &Path) -> Result<csv::Writer<File>> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
-    Ok(csv::WriterBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_writer(file))
+fn append_writer(path: &Path) -> Result<File> {
+    private_file(path, false)
 }
 
-/// Appends a newline when the file's last byte is not one.
-fn end_last_line(path: &Path) -> Result<()> {
+/// Opens (creating with mode 0600: rows hold payloads and responses) for appending, or
+/// creates empty (`truncate`).
+fn private_file(path: &Path, truncate: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = OpenOptions::new();
+    if truncate {
+        options.write(true).truncate(true);
+    } else {
+        options.append(true);
+    }
+    options
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))
+}
+
+/// One record as CSV bytes, terminator included: what one `write` puts in the file.
+fn encode<T: AsRef<[u8]>>(record: &[T]) -> std::result::Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_writer(Vec::with_capacity(256));
+    writer.write_record(record)?;
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// Cuts `path` back to its last complete record and returns the length kept.
+fn truncate_to_whole_records(path: &Path) -> Result<u64> {
     let mut file = OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .open(path)
         .map_err(|e| Error::io("open", path, e))?;
-    let mut last = [0u8; 1];
-    file.seek(SeekFrom::End(-1))
-        .and_then(|_| file.read_exact(&mut last))
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")
-            .map_err(|e| Error::io("write", path, e))?;
+    let whole = crate::results::whole_records_len(&bytes);
+    if whole < bytes.len() {
+        file.set_len(whole as u64)
+            .map_err(|e| Error::io("truncate", path, e))?;
     }
-    Ok(())
+    Ok(whole as u64)
 }
+
 
 fn csv_error(action: &'static str, path: &Path, error: csv::Error) -> Error {
     Error::io(action, path, std::io::Error::other(error))
@@ -298,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn reopening_appends_under_the_old_header_after_a_cut_line() {
+    fn reopening_drops_a_cut_last_row_and_appends_under_the_old_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.csv");
         std::fs::write(&path, "a,b\n1,2\n3,").unwrap();
@@ -307,8 +327,44 @@ mod tests {
         csv.append(&row(&[("b", json!("x")), ("a", json!(5))]))
             .unwrap();
         let rows = read(&path);
-        assert_eq!(rows.len(), 4);
-        assert_eq!(rows[3], ["5", "x"]);
+        assert_eq!(rows, [["a", "b"], ["1", "2"], ["5", "x"]]);
+    }
+
+    /// A writer killed at any byte of any row: reopening keeps exactly the rows that were
+    /// whole (cuts inside quoted fields, inside embedded newlines, inside UTF-8 characters,
+    /// just before a terminator), and the next row lands whole after them.
+    #[test]
+    fn a_file_cut_at_any_byte_keeps_its_whole_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full.csv");
+        let rows = [
+            row(&[("a", json!(1)), ("payload", json!({"name": "José, \"the\" one"}))]),
+            row(&[("a", json!(2)), ("payload", json!("line one\nline two\n"))]),
+            row(&[("a", json!(3)), ("payload", json!("ünïcödé"))]),
+        ];
+        let mut csv = ResultsCsv::open(&full).unwrap();
+        let mut ends = vec![];
+        for r in &rows {
+            csv.append(r).unwrap();
+            ends.push(std::fs::metadata(&full).unwrap().len() as usize);
+        }
+        let bytes = std::fs::read(&full).unwrap();
+        let header_end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        for cut in 0..=bytes.len() {
+            let path = dir.path().join(format!("cut{cut}.csv"));
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let mut csv = ResultsCsv::open(&path).unwrap();
+            let whole = ends.iter().filter(|&&end| end <= cut).count();
+            let kept = if cut < header_end { 0 } else { ends.get(whole.wrapping_sub(1)).copied().unwrap_or(header_end) };
+            assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, kept, "cut at {cut}");
+            csv.append(&row(&[("a", json!(9)), ("payload", json!("after"))]))
+                .unwrap();
+            let read_back = read(&path);
+            let expected_rows = if cut < header_end { 1 } else { whole + 1 };
+            assert_eq!(read_back.len(), 1 + expected_rows, "cut at {cut}: {read_back:?}");
+            assert_eq!(read_back.last().unwrap(), &["9", "after"], "cut at {cut}");
+            assert!(std::str::from_utf8(&std::fs::read(&path).unwrap()).is_ok(), "cut at {cut}");
+        }
     }
 
     #[test]

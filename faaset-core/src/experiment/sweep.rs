@@ -20,7 +20,6 @@
 //! restored when the sweep ends, fails, or (inside a tokio runtime) is dropped part-way.
 //! The best value per [`Strategy`] is chosen from the points that have statistics.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -641,59 +640,23 @@ pub struct CallRecord {
 }
 
 /// The rows of one experiment run: the last `summary.calls` rows of its `results.csv` (runs
-/// of one experiment never overlap: the experiment's lock serialises them).
+/// of one experiment never overlap: the experiment's lock serialises them), read by the one
+/// reader of results files, so "error", "cold start" and "number" mean what they mean in
+/// `load`, `stats` and `plot`.
 pub fn read_run(summary: &ExperimentSummary) -> Result<Vec<CallRecord>> {
-    let path = &summary.results_csv;
-    let csv_error = |e: csv::Error| Error::Internal(format!("cannot read {}: {e}", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(csv_error)?;
-    let header = reader.headers().map_err(csv_error)?.clone();
-    let column = |name: &str| header.iter().position(|h| h == name);
-    let columns = [
-        "error",
-        "duration",
-        "billedDuration",
-        "runtime",
-        "memorySize",
-        "functionMemory",
-        "coldStart",
-        "newcontainer",
-    ]
-    .map(column);
-    let mut last: VecDeque<csv::StringRecord> = VecDeque::with_capacity(summary.calls + 1);
-    for record in reader.records() {
-        last.push_back(record.map_err(csv_error)?);
-        if last.len() > summary.calls {
-            last.pop_front();
-        }
-    }
-    Ok(last
-        .iter()
-        .map(|record| {
-            let cell = |i: usize| {
-                columns[i]
-                    .and_then(|c| record.get(c))
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-            };
-            let number = |i: usize| cell(i).and_then(|s| s.parse::<f64>().ok());
-            let flag = |i: usize| match cell(i)? {
-                "true" | "1" => Some(true),
-                "false" | "0" => Some(false),
-                _ => None,
-            };
+    let results = crate::results::Results::from_path(&summary.results_csv, "", "")?;
+    let first = results.len().saturating_sub(summary.calls);
+    Ok((first..results.len())
+        .map(|row| {
+            let number = |column: &str| results.number(row, column);
+            let known = |column: &str| results.cell(row, column).is_some_and(|c| !c.trim().is_empty());
             CallRecord {
-                failed: cell(0).is_some(),
-                duration: number(1),
-                billed_duration: number(2),
-                runtime: number(3),
-                memory: reported_memory(|key| {
-                    let i = if key == "memorySize" { 4 } else { 5 };
-                    cell(i).map(str::to_string)
-                }),
-                cold: flag(6).or_else(|| flag(7)),
+                failed: results.is_error(row),
+                duration: number("duration"),
+                billed_duration: number("billedDuration"),
+                runtime: number("runtime"),
+                memory: reported_memory(|key| results.cell(row, key).map(str::to_string)),
+                cold: (known("coldStart") || known("newcontainer")).then(|| results.is_cold(row)),
             }
         })
         .collect())

@@ -48,18 +48,19 @@ impl Connections {
     /// Sends the request `make` builds on an idle connection (or a new one) and reads the
     /// whole answer. Only a request that provably was not sent (the pooled connection had
     /// closed) is sent again, on a new connection: a call is never made twice.
-    pub async fn send(&self, make: impl Fn() -> hyper::Request<Body>) -> Result<Answer, String> {
+    pub async fn send(&self, make: impl Fn() -> hyper::Request<Body>) -> Result<Answer, SendError> {
         if let Some(pooled) = self.take_idle() {
             match self.exchange(pooled, make()).await {
                 Err(Failure::Unsent(_)) => {}
-                Err(Failure::Failed(e)) => return Err(e),
+                Err(Failure::Failed(e)) => return Err(SendError::Failed(e)),
                 Ok(answer) => return Ok(answer),
             }
         }
-        let fresh = self.connect().await?;
-        self.exchange(fresh, make())
-            .await
-            .map_err(Failure::into_message)
+        let fresh = self.connect().await.map_err(SendError::Unreachable)?;
+        self.exchange(fresh, make()).await.map_err(|f| match f {
+            Failure::Unsent(e) => SendError::Unreachable(e),
+            Failure::Failed(e) => SendError::Failed(e),
+        })
     }
 
     async fn exchange(
@@ -93,16 +94,33 @@ impl Connections {
             Ok((parts, body))
         };
         // Drive the connection here while the request and its answer are in flight.
+        let (outcome, reusable) = {
+        let mut call = std::pin::pin!(call);
+        let mut reusable = true;
         let outcome = tokio::select! {
             biased;
-            outcome = call => outcome,
-            ended = connection.as_mut() => Err(Failure::Failed(match ended {
-                Ok(()) => format!("{address} closed the connection"),
-                Err(e) => format!("connection to {address} failed: {e}"),
-            })),
+            outcome = &mut call => outcome,
+            ended = connection.as_mut() => {
+                // The connection can end in the same poll that delivered the answer (a
+                // server closing after its last response, e.g. an engine stopping): the
+                // call has that answer, or fails for want of one.
+                reusable = false;
+                match call.await {
+                    Ok(answer) => Ok(answer),
+                    Err(Failure::Unsent(message)) => Err(Failure::Unsent(message)),
+                    Err(Failure::Failed(_)) => Err(Failure::Failed(match ended {
+                        Ok(()) => format!("{address} closed the connection"),
+                        Err(e) => format!("connection to {address} failed: {e}"),
+                    })),
+                }
+            }
+        };
+        (outcome, reusable)
         };
         let (parts, body) = outcome?;
-        self.idle.lock().unwrap().push(pooled);
+        if reusable {
+            self.idle.lock().unwrap().push(pooled);
+        }
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
@@ -130,6 +148,24 @@ impl Connections {
     }
 }
 
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum SendError {
+    /// Nothing answers at the address (or it closed before taking the request): the call was
+    /// not made, and may be made elsewhere.
+    Unreachable(String),
+    /// The request may have been taken: sending it again could run the call twice.
+    Failed(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Unreachable(m) | SendError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Why an exchange failed, and whether its request can be sent again safely.
 enum Failure {
     /// The request never left: sending it on another connection cannot run the call twice.
@@ -137,10 +173,4 @@ enum Failure {
     Failed(String),
 }
 
-impl Failure {
-    fn into_message(self) -> String {
-        match self {
-            Failure::Unsent(m) | Failure::Failed(m) => m,
-        }
-    }
-}
+

@@ -32,6 +32,8 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
 /// A configured HTTP endpoint.
 pub struct HttpTarget {
     url: reqwest::Url,
+    /// The URL as messages and result rows show it: without a password.
+    shown: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     timeout: Duration,
     client: reqwest::Client,
@@ -42,6 +44,15 @@ pub struct HttpResponse {
     pub body: bytes::Bytes,
     /// A non-2xx status, as text.
     pub failure: Option<String>,
+}
+
+/// `url` with its password (if any) replaced, for messages, logs and rows.
+fn shown_url(url: &reqwest::Url) -> reqwest::Url {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown
 }
 
 impl HttpTarget {
@@ -82,8 +93,10 @@ impl HttpTarget {
             .pool_max_idle_per_host(usize::MAX)
             .build()
             .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        let shown = shown_url(&url);
         Ok(HttpTarget {
             url,
+            shown,
             headers,
             timeout: Duration::from_secs_f64(timeout),
             client,
@@ -106,7 +119,7 @@ impl HttpTarget {
             Err(e) => {
                 return HttpResponse {
                     body: bytes::Bytes::new(),
-                    failure: Some(format!("request to {} failed: {e}", self.url)),
+                    failure: Some(format!("request to {} failed: {}", self.shown, e.without_url())),
                 }
             }
         };
@@ -117,12 +130,12 @@ impl HttpTarget {
                 failure: None,
             },
             Ok(body) => HttpResponse {
-                failure: Some(super::answered(&self.url, status, &body)),
+                failure: Some(super::answered(&self.shown, status, &body)),
                 body,
             },
             Err(e) => HttpResponse {
                 body: bytes::Bytes::new(),
-                failure: Some(format!("reading the answer of {} failed: {e}", self.url)),
+                failure: Some(format!("reading the answer of {} failed: {}", self.shown, e.without_url())),
             },
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::connections::Connections;
+use super::connections::{Connections, SendError};
 
 use crate::config::{Config, KeySpec, Kind};
 use crate::engine::wire::{self, EngineStatus, FunctionSpec, Report};
@@ -19,8 +19,8 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
     KeySpec {
         key: "memory",
         kind: Kind::Integer {
-            min: 128,
-            max: 10240,
+            min: wire::MIN_MEMORY_MB as i64,
+            max: wire::MAX_MEMORY_MB as i64,
             unit: " MB",
         },
     },
@@ -28,7 +28,7 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
         key: "timeout",
         kind: Kind::Number {
             min: 0.001,
-            max: 900.0,
+            max: wire::MAX_TIMEOUT_S,
             unit: " seconds",
         },
     },
@@ -44,7 +44,7 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
         key: "idle_timeout",
         kind: Kind::Number {
             min: 0.001,
-            max: 86400.0,
+            max: wire::MAX_IDLE_S,
             unit: " seconds",
         },
     },
@@ -103,7 +103,9 @@ impl EngineClient {
         )))
     }
 
-    /// Connects to the running engine, if one answers.
+    /// Connects to the running engine of this workspace, if one answers. An engine that
+    /// serves another folder (its `engine.json` came along when the workspace was copied)
+    /// is not this workspace's: the copy gets an engine of its own.
     pub async fn running(workspace: &Workspace) -> Option<Self> {
         let text = std::fs::read_to_string(engine::info_file(workspace)).ok()?;
         let info: EngineInfo = serde_json::from_str(&text).ok()?;
@@ -116,7 +118,12 @@ impl EngineClient {
             .send()
             .await
             .ok()?;
-        health.status().is_success().then_some(client)
+        if !health.status().is_success() {
+            return None;
+        }
+        let health: Value = serde_json::from_slice(&health.bytes().await.ok()?).ok()?;
+        let served = std::path::Path::new(health["workspace"].as_str()?);
+        same_folder(served, workspace.root()).then_some(client)
     }
 
     fn new(info: &EngineInfo) -> Option<Self> {
@@ -194,11 +201,10 @@ impl EngineClient {
             }
             request
         };
-        let answer = self
-            .connections
-            .send(request)
-            .await
-            .map_err(|e| Error::Engine(format!("invoke failed: {e}")))?;
+        let answer = self.connections.send(request).await.map_err(|e| match e {
+            SendError::Unreachable(e) => Error::EngineUnreachable(format!("invoke failed: {e}")),
+            SendError::Failed(e) => Error::Engine(format!("invoke failed: {e}")),
+        })?;
         if answer.status == hyper::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -281,6 +287,23 @@ pub fn function_spec(
     }
 }
 
+/// Whether two paths name the same folder (after resolving links).
+fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The variables of the caller an engine keeps: the system's basics and FaaSET's own.
+fn engine_keeps(key: &std::ffi::OsStr) -> bool {
+    let key = key.to_string_lossy();
+    matches!(
+        key.as_ref(),
+        "PATH" | "HOME" | "USER" | "LANG" | "LC_ALL" | "TZ" | "TMPDIR" | "RUST_BACKTRACE" | "RUST_LOG" | "LLVM_PROFILE_FILE"
+    ) || (key.starts_with("FAASET_") && key != "FAASET_KERNEL_TOKEN")
+}
+
 /// Starts `faaset local serve` for the workspace as a daemon (own process group, output to
 /// `.faaset/local/engine.log`).
 fn start_engine(workspace: &Workspace) -> Result<()> {
@@ -299,6 +322,10 @@ fn start_engine(workspace: &Workspace) -> Result<()> {
     std::process::Command::new(&binary)
         .args(["local", "serve", "--workspace"])
         .arg(workspace.root())
+        // The engine lives long and runs functions: it gets what it needs, not the
+        // caller's cloud credentials or the kernel's token.
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(key, _)| engine_keeps(key)))
         .stdin(std::process::Stdio::null())
         .stdout(log)
         .stderr(err)

@@ -163,3 +163,20 @@ fn example_functions_run_on_the_platform() {
     assert_eq!(rank["size"], 111);
     assert!((rank["rankSum"].as_f64().unwrap() - 1.0).abs() < 1e-9);
 }
+
+/// A response far above Lambda's 6 MB (above any body limit of the Runtime API) is Lambda's
+/// `Function.ResponseSizeTooLarge` at once, not a call that waits for its timeout.
+#[test]
+fn a_thirty_megabyte_response_is_too_large_at_once() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function(
+        "huge",
+        "fn huge(_request: Value, _context: Context) -> Value {\n    json!({\"blob\": \"a\".repeat(30 * 1024 * 1024)})\n}\n",
+    );
+    ws.faaset(&["reconfigure", "huge", r#"{"timeout": 60, "memory": 1024}"#]).ok();
+    let started = Instant::now();
+    ws.faaset(&["invoke", "huge"])
+        .user_error("exceeded maximum allowed payload size (6291456 bytes)");
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    ws.faaset(&["local", "stop"]).ok();
+}

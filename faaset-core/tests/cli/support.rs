@@ -23,6 +23,19 @@ impl TempWorkspace {
         TempWorkspace { dir }
     }
 
+    /// A copy of another workspace, everything included (`cp -a`, as a user would copy it).
+    pub fn copy_of(other: &TempWorkspace) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", other.path().display()))
+            .arg(dir.path())
+            .status()
+            .expect("run cp");
+        assert!(copied.success());
+        TempWorkspace { dir }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -96,7 +96,7 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
             metric,
             group_by,
         } => {
-            let results = results::load(workspace, &function, &experiment)?;
+            let results = load_results(workspace, &function, &experiment, out)?;
             out.display(Bundle::report(&report::stats(
                 &results,
                 &metric,
@@ -109,8 +109,8 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
             metric,
             paired,
         } => {
-            let a = results::load(workspace, &a.0, &a.1)?;
-            let b = results::load(workspace, &b.0, &b.1)?;
+            let a = load_results(workspace, &a.0, &a.1, out)?;
+            let b = load_results(workspace, &b.0, &b.1, out)?;
             let comparison = results::compare(&a, &b, &metric, paired)?;
             out.display(Bundle::report(&report::comparison(&comparison, &a, &b)));
         }
@@ -121,7 +121,7 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
             metric,
             group_by,
         } => {
-            let results = results::load(workspace, &function, &experiment)?;
+            let results = load_results(workspace, &function, &experiment, out)?;
             let images = [Format::Svg, Format::Png]
                 .into_iter()
                 .map(|format| {
@@ -230,6 +230,20 @@ async fn deploy_if_changed(
     Ok(())
 }
 
+/// Loads an experiment's results and says in the cell which damaged records were left out.
+fn load_results(
+    workspace: &Workspace,
+    function: &str,
+    experiment: &str,
+    out: &CellOutput,
+) -> faaset::Result<results::Results> {
+    let results = results::load(workspace, function, experiment)?;
+    if let Some(warning) = results.skipped_warning() {
+        out.stream("stderr", &format!("warning: {warning}\n"));
+    }
+    Ok(results)
+}
+
 fn load(
     workspace: &Workspace,
     function: &str,
@@ -237,7 +251,7 @@ fn load(
     bind: Option<Binding>,
     out: &CellOutput,
 ) -> Result<Vec<Followup>> {
-    let results = results::load(workspace, function, experiment)?;
+    let results = load_results(workspace, function, experiment, out)?;
     let all = match &bind {
         Some(b) => format!("the variable `{}`", b.variable),
         None => format!("`%faaset load {function} {experiment} as results`"),

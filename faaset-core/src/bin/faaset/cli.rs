@@ -79,7 +79,7 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
     pub name: String,
-    /// Payload JSON (default: {})
+    /// Payload JSON, @FILE to read it from a file, or - for stdin (default: {})
     pub payload: Option<String>,
     /// Platform (default: the function's saved platform)
     #[arg(long)]
@@ -125,7 +125,7 @@ pub struct ExperimentArgs {
     /// Total calls instead of --runs-per-thread, spread over the workers as evenly as possible
     #[arg(long)]
     pub calls: Option<usize>,
-    /// JSON array of payloads, spread over all calls (default: [{}])
+    /// JSON array of payloads, spread over all calls, or @FILE / - (default: [{}])
     #[arg(long)]
     pub payloads: Option<String>,
     /// Results go to functions/<fn>/experiments/<name>/ (a second run appends)
@@ -208,7 +208,7 @@ pub struct SweepArgs {
     pub threads: usize,
     #[arg(long, default_value_t = 10)]
     pub runs_per_thread: usize,
-    /// JSON array of payloads (default: [{}])
+    /// JSON array of payloads, or @FILE / - (default: [{}])
     #[arg(long)]
     pub payloads: Option<String>,
     /// Experiment name (rows tagged with the memory setting)

@@ -14,12 +14,19 @@ use faaset::{Error, FunctionName, Result, Workspace};
 
 use crate::cli::{LoadArgs, PlotArgs, StatsArgs, TtestArgs};
 
+/// Loads an experiment's results and says on stderr which damaged records were left out.
+fn load_results(workspace: &Workspace, function: &str, experiment: &str) -> Result<results::Results> {
+    let results = results::load(workspace, function, experiment)?;
+    if let Some(warning) = results.skipped_warning() {
+        eprintln!("warning: {warning}");
+    }
+    Ok(results)
+}
+
 pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
-    let results = results::load(workspace, &args.function, &args.experiment)?;
+    let results = load_results(workspace, &args.function, &args.experiment)?;
     if args.csv {
-        let bytes =
-            std::fs::read(results.path()).map_err(|e| io_error("read", results.path(), e))?;
-        emit(&bytes);
+        emit(&results.to_csv()?);
         return Ok(());
     }
     let all = format!(
@@ -32,7 +39,7 @@ pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
 }
 
 pub fn stats(workspace: &Workspace, args: StatsArgs) -> Result<()> {
-    let results = results::load(workspace, &args.function, &args.experiment)?;
+    let results = load_results(workspace, &args.function, &args.experiment)?;
     let report = report::stats(&results, &args.metric, args.group_by.as_deref())?;
     emit(report.to_text().as_bytes());
     Ok(())
@@ -41,8 +48,8 @@ pub fn stats(workspace: &Workspace, args: StatsArgs) -> Result<()> {
 pub fn ttest(workspace: &Workspace, args: TtestArgs) -> Result<()> {
     let (fn_a, exp_a) = parse_sample(&args.a)?;
     let (fn_b, exp_b) = parse_sample(&args.b)?;
-    let a = results::load(workspace, fn_a, exp_a)?;
-    let b = results::load(workspace, fn_b, exp_b)?;
+    let a = load_results(workspace, fn_a, exp_a)?;
+    let b = load_results(workspace, fn_b, exp_b)?;
     let c = results::compare(&a, &b, &args.metric, args.paired)?;
     emit(report::comparison(&c, &a, &b).to_text().as_bytes());
     Ok(())
@@ -63,7 +70,7 @@ pub fn plot(workspace: &Workspace, args: PlotArgs) -> Result<()> {
         }
     };
     let format = format_of(&output)?;
-    let results = results::load(workspace, &args.function, &args.experiment)?;
+    let results = load_results(workspace, &args.function, &args.experiment)?;
     let image = results.plot(
         kind,
         &args.metric,

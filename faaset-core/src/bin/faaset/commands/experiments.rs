@@ -153,7 +153,8 @@ fn parse_payloads(text: Option<&str>) -> Result<Vec<Value>> {
     let Some(text) = text else {
         return Ok(vec![Value::Object(Map::new())]);
     };
-    match serde_json::from_str::<Value>(text) {
+    let text = super::json_text(text)?;
+    match serde_json::from_str::<Value>(&text) {
         Ok(Value::Array(payloads)) => Ok(payloads),
         Ok(other) => Err(Error::Usage(format!(
             "--payloads must be a JSON array of payloads like '[{{\"name\": \"Bob\"}}]', not {}",

@@ -65,8 +65,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             deploy::deploy(&workspace, &request, &Stderr).await?;
         }
         Command::Invoke(args) => {
-            let payload = match &args.payload {
-                Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
+            let payload = match args.payload.as_deref().map(json_text).transpose()? {
+                Some(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
                     Error::Usage(format!("the payload is not valid JSON ({e}): {text}"))
                 })?,
                 None => Value::Object(Default::default()),
@@ -114,7 +114,14 @@ async fn list(workspace: &Workspace) -> Result<()> {
     println!("functions:");
     for name in functions {
         let paths = faaset::function::FunctionPaths::new(workspace, &name);
-        let state = faaset::function::FunctionState::load(&paths)?.unwrap_or_default();
+        // One unreadable FAASET.json must not hide the functions after it.
+        let state = match faaset::function::FunctionState::load(&paths) {
+            Ok(state) => state.unwrap_or_default(),
+            Err(e) => {
+                println!("  {name}: cannot be read ({e})");
+                continue;
+            }
+        };
         let deployed: Vec<String> = state
             .deployed
             .iter()
@@ -142,7 +149,17 @@ async fn list(workspace: &Workspace) -> Result<()> {
 
 async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
     match command {
-        LocalCommand::Serve { port } => faaset::engine::run(workspace, port).await,
+        LocalCommand::Serve { port } => {
+            // A second engine would take over engine.json and leave the first unreachable.
+            if let Some(client) = EngineClient::running(workspace).await {
+                let pid = client.status().await.map(|s| s.pid.to_string());
+                return Err(Error::Usage(format!(
+                    "an engine already serves this workspace (pid {}); stop it first with `faaset local stop`",
+                    pid.unwrap_or_else(|_| "?".into())
+                )));
+            }
+            faaset::engine::run(workspace, port).await
+        }
         LocalCommand::Start => {
             let client = EngineClient::ensure(workspace).await?;
             let info =
@@ -194,11 +211,16 @@ async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
         LocalCommand::Stop => {
             match EngineClient::running(workspace).await {
                 Some(client) => {
+                    let status = client.status().await?;
+                    let busy = status.environments.iter().filter(|e| e.state == "busy").count();
                     client.shutdown().await?;
-                    for _ in 0..100 {
-                        if !faaset::engine::info_file(workspace).exists() {
-                            break;
-                        }
+                    // The engine lets calls in flight finish (up to their timeout) before it
+                    // exits: say so, and return only when it is gone, so that no second
+                    // engine can start beside it.
+                    if busy > 0 {
+                        eprintln!("local engine stopping: {busy} call(s) in flight finish first");
+                    }
+                    while faaset::engine::process_alive(status.pid) {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     }
                     eprintln!("local engine stopped");
@@ -207,6 +229,22 @@ async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// JSON given on the command line as itself, as `@FILE` (read from the file) or as `-`
+/// (read from stdin): a command line holds at most about 128 KiB, and anyone on the machine
+/// can read it.
+pub fn json_text(arg: &str) -> Result<String> {
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::Usage(format!("cannot read JSON from stdin ({e})")))?;
+        return Ok(text);
+    }
+    match arg.strip_prefix('@') {
+        Some(path) => read_file(Path::new(path)),
+        None => Ok(arg.to_string()),
     }
 }
 

@@ -1,0 +1,122 @@
+//! An environment's end ends every process it started: on `local stop`, on a timeout, and
+//! when the engine itself is killed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::TempWorkspace;
+
+/// Starts `sleep 600` (its pid is the answer), then spins when asked to.
+const SPAWNER: &str = r#"
+fn spawner(request: Value, _context: Context) -> Value {
+    let child = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let pid = child.id();
+    std::mem::forget(child);
+    if request["then"] == "loop" {
+        loop {
+            std::hint::spin_loop();
+        }
+    }
+    json!({"child": pid, "me": std::process::id()})
+}
+"#;
+
+/// Whether `pid` is a live process (a zombie waiting for its parent counts as gone).
+fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn gone_within(pid: u64, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn kill(pid: u64) {
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+}
+
+#[test]
+fn local_stop_ends_what_a_function_started() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("spawner", SPAWNER);
+    let answer = ws.faaset(&["invoke", "spawner", "{}"]).ok().json();
+    let child = answer["child"].as_u64().unwrap();
+    assert!(alive(child));
+    ws.faaset(&["local", "stop"]).ok();
+    let ended = gone_within(child, Duration::from_secs(5));
+    if !ended {
+        kill(child);
+    }
+    assert!(ended, "sleep {child} outlived its environment");
+}
+
+#[test]
+fn a_timeout_ends_the_environment_and_its_children() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("spawner", SPAWNER);
+    ws.faaset(&["reconfigure", "spawner", r#"{"timeout": 1}"#]).ok();
+    let first = ws.faaset(&["invoke", "spawner", "{}"]).ok().json();
+    let (bootstrap, child) = (first["me"].as_u64().unwrap(), first["child"].as_u64().unwrap());
+    // The looping call times out; its environment (and what it started) must end.
+    ws.faaset(&["invoke", "spawner", r#"{"then": "loop"}"#])
+        .user_error("Task timed out after 1.00 seconds");
+    let ended = gone_within(bootstrap, Duration::from_secs(5)) && gone_within(child, Duration::from_secs(5));
+    for pid in [bootstrap, child] {
+        if alive(pid) {
+            kill(pid);
+        }
+    }
+    assert!(ended, "bootstrap {bootstrap} or its child {child} outlived the timeout");
+    ws.faaset(&["local", "stop"]).ok();
+}
+
+#[test]
+fn an_engine_killed_by_sigkill_leaves_no_function_running() {
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("spawner", SPAWNER);
+    ws.faaset(&["reconfigure", "spawner", r#"{"timeout": 60}"#]).ok();
+    let first = ws.faaset(&["invoke", "spawner", "{}"]).ok().json();
+    let bootstrap = first["me"].as_u64().unwrap();
+    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
+    let engine = serde_json::from_str::<serde_json::Value>(&info).unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    // A call that spins until the engine dies.
+    let faaset = env!("CARGO_BIN_EXE_faaset");
+    let mut busy = std::process::Command::new(faaset)
+        .args(["invoke", "spawner", r#"{"then": "loop"}"#])
+        .current_dir(ws.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    kill(engine);
+    let ended = gone_within(bootstrap, Duration::from_secs(5));
+    if !ended {
+        kill(bootstrap);
+    }
+    let _ = busy.kill();
+    let _ = busy.wait();
+    assert!(ended, "bootstrap {bootstrap} kept running after its engine was killed");
+    // The next engine removes what the killed one left (its cgroups, the first call's child).
+    let child = first["child"].as_u64().unwrap();
+    ws.faaset(&["invoke", "spawner", "{}"]).ok();
+    let ended = gone_within(child, Duration::from_secs(5));
+    if !ended {
+        kill(child);
+    }
+    assert!(ended || !Path::new("/sys/fs/cgroup").exists(), "sleep {child} survived its engine");
+    ws.faaset(&["local", "stop"]).ok();
+}
