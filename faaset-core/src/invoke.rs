@@ -84,7 +84,9 @@ impl Invoker {
             EngineClient::ensure(workspace).await?;
             Route::Script
         } else {
-            Route::Engine(std::sync::RwLock::new(EngineClient::ensure(workspace).await?))
+            Route::Engine(std::sync::RwLock::new(
+                EngineClient::ensure(workspace).await?,
+            ))
         };
         Ok(Invoker {
             workspace: workspace.clone(),

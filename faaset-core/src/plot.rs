@@ -1370,7 +1370,8 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 fn drawable(values: &[f64]) -> Result<(), PlotError> {
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if values.is_empty() || ((hi - lo) * 4.0).is_finite() && (lo.abs().max(hi.abs()) * 4.0).is_finite()
+    if values.is_empty()
+        || ((hi - lo) * 4.0).is_finite() && (lo.abs().max(hi.abs()) * 4.0).is_finite()
     {
         return Ok(());
     }

@@ -916,7 +916,10 @@ threadID,runID,startTime,endTime,runtime,error,coldStart,newcontainer,memorySize
         // Record numbers as a reader counts them, the header being 1.
         assert_eq!(r.skipped(), [3, 4, 5]);
         let warning = r.skipped_warning().unwrap();
-        assert!(warning.contains("3 damaged record(s) skipped (record 3, 4, 5)"), "{warning}");
+        assert!(
+            warning.contains("3 damaged record(s) skipped (record 3, 4, 5)"),
+            "{warning}"
+        );
         assert!(results().skipped_warning().is_none());
         // The DataFrame reader and `--csv` see the same rows.
         let again = Results::from_reader(&r.to_csv().unwrap()[..], "f", "e").unwrap();

@@ -135,7 +135,11 @@ async fn put_function(
 /// Checks every field of a publish before the pool sees it. The engine runs `CodePath` and
 /// appends to `LogFile` as its own user, so both must be the workspace's own build output
 /// and log folder (by canonical path: no `..`, no link out of the workspace).
-pub fn validate(spec: &FunctionSpec, name: &str, workspace: &std::path::Path) -> Result<(), String> {
+pub fn validate(
+    spec: &FunctionSpec,
+    name: &str,
+    workspace: &std::path::Path,
+) -> Result<(), String> {
     crate::name::FunctionName::new(name).map_err(|e| e.to_string())?;
     if spec.function_name != name {
         return Err("FunctionName differs from the name in the path".into());
@@ -177,12 +181,14 @@ pub fn validate(spec: &FunctionSpec, name: &str, workspace: &std::path::Path) ->
         )
     };
     let code = inside(&spec.code_path);
+    // functions/<fn>/<platform>/.build/bootstrap, or the kept copy in
+    // .faaset/deployed/<fn>/<platform>/bootstrap.
     let code_ok = match code.as_deref() {
-        Some([functions, f, _, build, file]) => {
-            functions == "functions" && f == name && build == ".build" && file == "bootstrap"
+        Some([top, f, _, build, file]) if top == "functions" => {
+            f == name && build == ".build" && file == "bootstrap"
         }
-        Some([state, deployed, f, _, file]) => {
-            state == ".faaset" && deployed == "deployed" && f == name && file == "bootstrap"
+        Some([top, deployed, f, _, file]) if top == ".faaset" => {
+            deployed == "deployed" && f == name && file == "bootstrap"
         }
         _ => false,
     };

@@ -135,7 +135,9 @@ pub fn process_alive(pid: u32) -> bool {
 /// data that is valid between statements, so one failed request must not poison the engine
 /// for all later ones.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// 24 random bytes in hex: the engine's token and each environment's Runtime API secret.

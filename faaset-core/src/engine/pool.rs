@@ -211,7 +211,8 @@ impl Pool {
         let now = Instant::now();
         let mut functions = super::lock(&self.functions);
         for entry in functions.values_mut() {
-            let limit = Duration::try_from_secs_f64(entry.spec.idle_timeout).unwrap_or(Duration::MAX);
+            let limit =
+                Duration::try_from_secs_f64(entry.spec.idle_timeout).unwrap_or(Duration::MAX);
             let (stale, fresh): (Vec<_>, Vec<_>) = entry
                 .idle
                 .drain(..)

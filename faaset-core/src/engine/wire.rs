@@ -18,7 +18,6 @@ pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda's request id header.
 pub const REQUEST_ID: &str = "x-amzn-requestid";
 
-
 /// Lambda's memory range (MB) and longest timeout (s), and the longest time (s) an idle
 /// environment may be kept: the engine refuses a publish outside them, and the local
 /// platform's configuration checks them first.

@@ -269,7 +269,6 @@ fn truncate_to_whole_records(path: &Path) -> Result<u64> {
     Ok(whole as u64)
 }
 
-
 fn csv_error(action: &'static str, path: &Path, error: csv::Error) -> Error {
     Error::io(action, path, std::io::Error::other(error))
 }
@@ -338,7 +337,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let full = dir.path().join("full.csv");
         let rows = [
-            row(&[("a", json!(1)), ("payload", json!({"name": "José, \"the\" one"}))]),
+            row(&[
+                ("a", json!(1)),
+                ("payload", json!({"name": "José, \"the\" one"})),
+            ]),
             row(&[("a", json!(2)), ("payload", json!("line one\nline two\n"))]),
             row(&[("a", json!(3)), ("payload", json!("ünïcödé"))]),
         ];
@@ -355,15 +357,32 @@ mod tests {
             std::fs::write(&path, &bytes[..cut]).unwrap();
             let mut csv = ResultsCsv::open(&path).unwrap();
             let whole = ends.iter().filter(|&&end| end <= cut).count();
-            let kept = if cut < header_end { 0 } else { ends.get(whole.wrapping_sub(1)).copied().unwrap_or(header_end) };
-            assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, kept, "cut at {cut}");
+            let kept = if cut < header_end {
+                0
+            } else {
+                ends.get(whole.wrapping_sub(1))
+                    .copied()
+                    .unwrap_or(header_end)
+            };
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().len() as usize,
+                kept,
+                "cut at {cut}"
+            );
             csv.append(&row(&[("a", json!(9)), ("payload", json!("after"))]))
                 .unwrap();
             let read_back = read(&path);
             let expected_rows = if cut < header_end { 1 } else { whole + 1 };
-            assert_eq!(read_back.len(), 1 + expected_rows, "cut at {cut}: {read_back:?}");
+            assert_eq!(
+                read_back.len(),
+                1 + expected_rows,
+                "cut at {cut}: {read_back:?}"
+            );
             assert_eq!(read_back.last().unwrap(), &["9", "after"], "cut at {cut}");
-            assert!(std::str::from_utf8(&std::fs::read(&path).unwrap()).is_ok(), "cut at {cut}");
+            assert!(
+                std::str::from_utf8(&std::fs::read(&path).unwrap()).is_ok(),
+                "cut at {cut}"
+            );
         }
     }
 

@@ -649,7 +649,11 @@ pub fn read_run(summary: &ExperimentSummary) -> Result<Vec<CallRecord>> {
     Ok((first..results.len())
         .map(|row| {
             let number = |column: &str| results.number(row, column);
-            let known = |column: &str| results.cell(row, column).is_some_and(|c| !c.trim().is_empty());
+            let known = |column: &str| {
+                results
+                    .cell(row, column)
+                    .is_some_and(|c| !c.trim().is_empty())
+            };
             CallRecord {
                 failed: results.is_error(row),
                 duration: number("duration"),

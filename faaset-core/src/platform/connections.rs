@@ -95,27 +95,27 @@ impl Connections {
         };
         // Drive the connection here while the request and its answer are in flight.
         let (outcome, reusable) = {
-        let mut call = std::pin::pin!(call);
-        let mut reusable = true;
-        let outcome = tokio::select! {
-            biased;
-            outcome = &mut call => outcome,
-            ended = connection.as_mut() => {
-                // The connection can end in the same poll that delivered the answer (a
-                // server closing after its last response, e.g. an engine stopping): the
-                // call has that answer, or fails for want of one.
-                reusable = false;
-                match call.await {
-                    Ok(answer) => Ok(answer),
-                    Err(Failure::Unsent(message)) => Err(Failure::Unsent(message)),
-                    Err(Failure::Failed(_)) => Err(Failure::Failed(match ended {
-                        Ok(()) => format!("{address} closed the connection"),
-                        Err(e) => format!("connection to {address} failed: {e}"),
-                    })),
+            let mut call = std::pin::pin!(call);
+            let mut reusable = true;
+            let outcome = tokio::select! {
+                biased;
+                outcome = &mut call => outcome,
+                ended = connection.as_mut() => {
+                    // The connection can end in the same poll that delivered the answer (a
+                    // server closing after its last response, e.g. an engine stopping): the
+                    // call has that answer, or fails for want of one.
+                    reusable = false;
+                    match call.await {
+                        Ok(answer) => Ok(answer),
+                        Err(Failure::Unsent(message)) => Err(Failure::Unsent(message)),
+                        Err(Failure::Failed(_)) => Err(Failure::Failed(match ended {
+                            Ok(()) => format!("{address} closed the connection"),
+                            Err(e) => format!("connection to {address} failed: {e}"),
+                        })),
+                    }
                 }
-            }
-        };
-        (outcome, reusable)
+            };
+            (outcome, reusable)
         };
         let (parts, body) = outcome?;
         if reusable {
@@ -172,5 +172,3 @@ enum Failure {
     Unsent(String),
     Failed(String),
 }
-
-

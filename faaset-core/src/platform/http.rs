@@ -119,7 +119,11 @@ impl HttpTarget {
             Err(e) => {
                 return HttpResponse {
                     body: bytes::Bytes::new(),
-                    failure: Some(format!("request to {} failed: {}", self.shown, e.without_url())),
+                    failure: Some(format!(
+                        "request to {} failed: {}",
+                        self.shown,
+                        e.without_url()
+                    )),
                 }
             }
         };
@@ -135,7 +139,11 @@ impl HttpTarget {
             },
             Err(e) => HttpResponse {
                 body: bytes::Bytes::new(),
-                failure: Some(format!("reading the answer of {} failed: {}", self.shown, e.without_url())),
+                failure: Some(format!(
+                    "reading the answer of {} failed: {}",
+                    self.shown,
+                    e.without_url()
+                )),
             },
         }
     }

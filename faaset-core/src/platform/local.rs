@@ -300,7 +300,16 @@ fn engine_keeps(key: &std::ffi::OsStr) -> bool {
     let key = key.to_string_lossy();
     matches!(
         key.as_ref(),
-        "PATH" | "HOME" | "USER" | "LANG" | "LC_ALL" | "TZ" | "TMPDIR" | "RUST_BACKTRACE" | "RUST_LOG" | "LLVM_PROFILE_FILE"
+        "PATH"
+            | "HOME"
+            | "USER"
+            | "LANG"
+            | "LC_ALL"
+            | "TZ"
+            | "TMPDIR"
+            | "RUST_BACKTRACE"
+            | "RUST_LOG"
+            | "LLVM_PROFILE_FILE"
     ) || (key.starts_with("FAASET_") && key != "FAASET_KERNEL_TOKEN")
 }
 

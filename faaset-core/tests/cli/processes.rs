@@ -65,19 +65,27 @@ fn local_stop_ends_what_a_function_started() {
 fn a_timeout_ends_the_environment_and_its_children() {
     let ws = TempWorkspace::with_functions(&[]);
     ws.add_function("spawner", SPAWNER);
-    ws.faaset(&["reconfigure", "spawner", r#"{"timeout": 1}"#]).ok();
+    ws.faaset(&["deploy", "spawner", "--config", r#"{"timeout": 1}"#])
+        .ok();
     let first = ws.faaset(&["invoke", "spawner", "{}"]).ok().json();
-    let (bootstrap, child) = (first["me"].as_u64().unwrap(), first["child"].as_u64().unwrap());
+    let (bootstrap, child) = (
+        first["me"].as_u64().unwrap(),
+        first["child"].as_u64().unwrap(),
+    );
     // The looping call times out; its environment (and what it started) must end.
     ws.faaset(&["invoke", "spawner", r#"{"then": "loop"}"#])
         .user_error("Task timed out after 1.00 seconds");
-    let ended = gone_within(bootstrap, Duration::from_secs(5)) && gone_within(child, Duration::from_secs(5));
+    let ended = gone_within(bootstrap, Duration::from_secs(5))
+        && gone_within(child, Duration::from_secs(5));
     for pid in [bootstrap, child] {
         if alive(pid) {
             kill(pid);
         }
     }
-    assert!(ended, "bootstrap {bootstrap} or its child {child} outlived the timeout");
+    assert!(
+        ended,
+        "bootstrap {bootstrap} or its child {child} outlived the timeout"
+    );
     ws.faaset(&["local", "stop"]).ok();
 }
 
@@ -85,7 +93,8 @@ fn a_timeout_ends_the_environment_and_its_children() {
 fn an_engine_killed_by_sigkill_leaves_no_function_running() {
     let ws = TempWorkspace::with_functions(&[]);
     ws.add_function("spawner", SPAWNER);
-    ws.faaset(&["reconfigure", "spawner", r#"{"timeout": 60}"#]).ok();
+    ws.faaset(&["deploy", "spawner", "--config", r#"{"timeout": 60}"#])
+        .ok();
     let first = ws.faaset(&["invoke", "spawner", "{}"]).ok().json();
     let bootstrap = first["me"].as_u64().unwrap();
     let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
@@ -109,7 +118,10 @@ fn an_engine_killed_by_sigkill_leaves_no_function_running() {
     }
     let _ = busy.kill();
     let _ = busy.wait();
-    assert!(ended, "bootstrap {bootstrap} kept running after its engine was killed");
+    assert!(
+        ended,
+        "bootstrap {bootstrap} kept running after its engine was killed"
+    );
     // The next engine removes what the killed one left (its cgroups, the first call's child).
     let child = first["child"].as_u64().unwrap();
     ws.faaset(&["invoke", "spawner", "{}"]).ok();
@@ -117,6 +129,9 @@ fn an_engine_killed_by_sigkill_leaves_no_function_running() {
     if !ended {
         kill(child);
     }
-    assert!(ended || !Path::new("/sys/fs/cgroup").exists(), "sleep {child} survived its engine");
+    assert!(
+        ended || !Path::new("/sys/fs/cgroup").exists(),
+        "sleep {child} survived its engine"
+    );
     ws.faaset(&["local", "stop"]).ok();
 }

@@ -173,10 +173,20 @@ fn a_thirty_megabyte_response_is_too_large_at_once() {
         "huge",
         "fn huge(_request: Value, _context: Context) -> Value {\n    json!({\"blob\": \"a\".repeat(30 * 1024 * 1024)})\n}\n",
     );
-    ws.faaset(&["reconfigure", "huge", r#"{"timeout": 60, "memory": 1024}"#]).ok();
+    ws.faaset(&[
+        "deploy",
+        "huge",
+        "--config",
+        r#"{"timeout": 60, "memory": 1024}"#,
+    ])
+    .ok();
     let started = Instant::now();
     ws.faaset(&["invoke", "huge"])
         .user_error("exceeded maximum allowed payload size (6291456 bytes)");
-    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
     ws.faaset(&["local", "stop"]).ok();
 }

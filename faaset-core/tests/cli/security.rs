@@ -39,12 +39,17 @@ fn status_of(port: u16, method: &str, path: &str) -> u16 {
 #[test]
 fn the_runtime_api_answers_only_under_the_environments_secret() {
     let ws = TempWorkspace::with_functions(&["hello_world"]);
-    let first = ws.faaset(&["invoke", "hello_world", r#"{"name":"A"}"#]).ok().json();
+    let first = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"A"}"#])
+        .ok()
+        .json();
     let environment = first["environmentId"].as_str().unwrap().to_string();
 
     let workspace = Workspace::open(ws.path()).unwrap();
     let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let client = EngineClient::running(&workspace).await.expect("engine running");
+        let client = EngineClient::running(&workspace)
+            .await
+            .expect("engine running");
         client.status().await.unwrap()
     });
     let pid = status.environments[0].pid;
@@ -52,7 +57,10 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let api = String::from_utf8_lossy(&environ)
         .split('\0')
-        .find_map(|v| v.strip_prefix("AWS_LAMBDA_RUNTIME_API=").map(str::to_string))
+        .find_map(|v| {
+            v.strip_prefix("AWS_LAMBDA_RUNTIME_API=")
+                .map(str::to_string)
+        })
         .expect("AWS_LAMBDA_RUNTIME_API");
     let rest = api.strip_prefix("http://127.0.0.1:").expect(&api);
     let (port, secret) = rest.split_once('/').expect("a secret path");
@@ -63,14 +71,25 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
     for path in [
         "/2018-06-01/runtime/invocation/next".to_string(),
         "/2018-06-01/runtime/invocation/x/response".to_string(),
-        format!("/{}/2018-06-01/runtime/invocation/next", "0".repeat(secret.len())),
+        format!(
+            "/{}/2018-06-01/runtime/invocation/next",
+            "0".repeat(secret.len())
+        ),
     ] {
-        let method = if path.ends_with("next") { "GET" } else { "POST" };
+        let method = if path.ends_with("next") {
+            "GET"
+        } else {
+            "POST"
+        };
         assert_eq!(status_of(port, method, &path), 404, "{method} {path}");
     }
     // With the secret, the API is there (an unknown request id is refused as on Lambda).
     assert_eq!(
-        status_of(port, "POST", &format!("/{secret}/2018-06-01/runtime/invocation/x/response")),
+        status_of(
+            port,
+            "POST",
+            &format!("/{secret}/2018-06-01/runtime/invocation/x/response")
+        ),
         400
     );
 
@@ -81,11 +100,17 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
             .arg(format!("/proc/{pid}/environ"))
             .output()
             .unwrap();
-        assert!(!read.status.success(), "uid 65534 read the environment's secret");
+        assert!(
+            !read.status.success(),
+            "uid 65534 read the environment's secret"
+        );
     }
 
     // The environment was not disturbed: the next call is its warm call.
-    let second = ws.faaset(&["invoke", "hello_world", r#"{"name":"B"}"#]).ok().json();
+    let second = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"B"}"#])
+        .ok()
+        .json();
     assert_eq!(second["environmentId"], environment.as_str());
     assert_eq!(second["message"], "Hello B!");
     ws.faaset(&["local", "stop"]).ok();
@@ -101,22 +126,38 @@ fn engine_pid(ws: &TempWorkspace) -> u64 {
 #[test]
 fn a_copied_workspace_gets_its_own_engine() {
     let original = TempWorkspace::with_functions(&["hello_world"]);
-    original.faaset(&["invoke", "hello_world", r#"{"name":"A"}"#]).ok();
+    original
+        .faaset(&["invoke", "hello_world", r#"{"name":"A"}"#])
+        .ok();
     let original_engine = engine_pid(&original);
 
     // The copy carries the original's engine.json (address and token) along.
     let copy = TempWorkspace::copy_of(&original);
     let source = copy.file("functions/hello_world/src/function.rs");
     let text = std::fs::read_to_string(&source).unwrap();
-    std::fs::write(&source, text.replace("Hello {name}!", "Copy says hello {name}!")).unwrap();
-    let from_copy = copy.faaset(&["invoke", "hello_world", r#"{"name":"B"}"#]).ok().json();
+    std::fs::write(
+        &source,
+        text.replace("Hello {name}!", "Copy says hello {name}!"),
+    )
+    .unwrap();
+    let from_copy = copy
+        .faaset(&["invoke", "hello_world", r#"{"name":"B"}"#])
+        .ok()
+        .json();
     assert_eq!(from_copy["message"], "Copy says hello B!");
-    assert_ne!(engine_pid(&copy), original_engine, "the copy started its own engine");
+    assert_ne!(
+        engine_pid(&copy),
+        original_engine,
+        "the copy started its own engine"
+    );
 
     // The original still runs its own code on its own engine, and stopping the copy's
     // engine leaves it running.
     copy.faaset(&["local", "stop"]).ok();
-    let from_original = original.faaset(&["invoke", "hello_world", r#"{"name":"A"}"#]).ok().json();
+    let from_original = original
+        .faaset(&["invoke", "hello_world", r#"{"name":"A"}"#])
+        .ok()
+        .json();
     assert_eq!(from_original["message"], "Hello A!");
     assert_eq!(from_original["coldStart"], false, "{from_original}");
     assert_eq!(engine_pid(&original), original_engine);
@@ -152,13 +193,21 @@ fn the_engine_runs_only_the_workspaces_own_builds_and_refuses_bad_fields() {
     std::fs::copy("/bin/true", outside.path().join("bootstrap")).unwrap();
     let cases = [
         ("CodePath", serde_json::json!("/bin/sh"), "CodePath"),
-        ("CodePath", serde_json::json!(outside.path().join("bootstrap")), "CodePath"),
+        (
+            "CodePath",
+            serde_json::json!(outside.path().join("bootstrap")),
+            "CodePath",
+        ),
         (
             "CodePath",
             serde_json::json!(root.join("functions/hello_world/local/.build/../../../../bootstrap")),
             "CodePath",
         ),
-        ("LogFile", serde_json::json!("/tmp/faaset-evil.log"), "LogFile"),
+        (
+            "LogFile",
+            serde_json::json!("/tmp/faaset-evil.log"),
+            "LogFile",
+        ),
         ("IdleTimeout", serde_json::json!(-1), "IdleTimeout"),
         ("IdleTimeout", serde_json::json!(1e300), "IdleTimeout"),
         ("Timeout", serde_json::json!(0), "Timeout"),
@@ -179,7 +228,10 @@ fn the_engine_runs_only_the_workspaces_own_builds_and_refuses_bad_fields() {
         assert!(body.contains(said), "{field} = {value}: {body}");
     }
     // Nothing of that reached the pool: the engine is healthy and runs the real function.
-    let answer = ws.faaset(&["invoke", "hello_world", r#"{"name":"C"}"#]).ok().json();
+    let answer = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"C"}"#])
+        .ok()
+        .json();
     assert_eq!(answer["message"], "Hello C!");
     assert!(!std::path::Path::new("/tmp/faaset-evil.log").exists());
     ws.faaset(&["local", "stop"]).ok();
@@ -204,20 +256,55 @@ fn credentials_stay_out_of_output_results_and_records() {
     let ws = TempWorkspace::with_functions(&["hello_world"]);
     // Nothing listens on port 9: every call fails, and its error is a row.
     let config = r#"{"url":"http://alice:S3cr3tPassw0rd@127.0.0.1:9/fn","headers":{"x-api-key":"HEADERSECRET"}}"#;
-    ws.faaset(&["new", "remote", "--platform", "http", "--config", config]).ok();
-    let run = ws.faaset(&["experiment", "remote", "--calls", "2", "--experiment-name", "leak"]);
-    // A local function's env values (API keys for the function) stay out of its run record.
-    ws.faaset(&["reconfigure", "hello_world", r#"{"env":{"API_KEY":"sk-live-DEADBEEF"}}"#])
+    ws.faaset(&["new", "remote", "--platform", "http", "--config", config])
         .ok();
-    let local = ws.faaset(&["experiment", "hello_world", "--calls", "1", "--experiment-name", "leak"]);
-    let printed = format!("{}{}{}{}", run.stdout(), run.stderr(), local.stdout(), local.stderr());
+    let run = ws.faaset(&[
+        "experiment",
+        "remote",
+        "--calls",
+        "2",
+        "--experiment-name",
+        "leak",
+    ]);
+    // A local function's env values (API keys for the function) stay out of its run record.
+    ws.faaset(&[
+        "deploy",
+        "hello_world",
+        "--config",
+        r#"{"env":{"API_KEY":"sk-live-DEADBEEF"}}"#,
+    ])
+    .ok();
+    let local = ws.faaset(&[
+        "experiment",
+        "hello_world",
+        "--calls",
+        "1",
+        "--experiment-name",
+        "leak",
+    ]);
+    let printed = format!(
+        "{}{}{}{}",
+        run.stdout(),
+        run.stderr(),
+        local.stdout(),
+        local.stderr()
+    );
     let files = all_text(&ws.file("functions/remote/experiments"))
         + &all_text(&ws.file("functions/hello_world/experiments"));
-    assert!(files.contains("API_KEY"), "the record still names the variable: {files}");
-    assert!(files.contains("request to http://alice:***@127.0.0.1:9/fn failed"), "{files}");
+    assert!(
+        files.contains("API_KEY"),
+        "the record still names the variable: {files}"
+    );
+    assert!(
+        files.contains("request to http://alice:***@127.0.0.1:9/fn failed"),
+        "{files}"
+    );
     for secret in ["S3cr3tPassw0rd", "sk-live-DEADBEEF", "HEADERSECRET"] {
         assert!(!printed.contains(secret), "{secret} printed: {printed}");
-        assert!(!files.contains(secret), "{secret} in results or the run record");
+        assert!(
+            !files.contains(secret),
+            "{secret} in results or the run record"
+        );
     }
 }
 
@@ -227,7 +314,10 @@ fn payloads_too_large_for_a_command_line_come_from_a_file_or_stdin() {
     let name = "x".repeat(1_000_000);
     let payload = serde_json::json!({ "name": name }).to_string();
     std::fs::write(ws.file("big.json"), &payload).unwrap();
-    let from_file = ws.faaset(&["invoke", "hello_world", "@big.json"]).ok().json();
+    let from_file = ws
+        .faaset(&["invoke", "hello_world", "@big.json"])
+        .ok()
+        .json();
     assert_eq!(from_file["message"].as_str().unwrap().len(), name.len() + 7);
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faaset"))
@@ -248,8 +338,17 @@ fn payloads_too_large_for_a_command_line_come_from_a_file_or_stdin() {
     assert_eq!(answer["message"], from_file["message"]);
 
     std::fs::write(ws.file("payloads.json"), format!("[{payload}]")).unwrap();
-    ws.faaset(&["experiment", "hello_world", "--calls", "2", "--payloads", "@payloads.json"])
-        .ok();
+    ws.faaset(&[
+        "experiment",
+        "hello_world",
+        "--calls",
+        "2",
+        "--payloads",
+        "@payloads.json",
+        "--experiment-name",
+        "big",
+    ])
+    .ok();
     ws.faaset(&["invoke", "hello_world", "@missing.json"])
         .user_error("missing.json");
     ws.faaset(&["local", "stop"]).ok();

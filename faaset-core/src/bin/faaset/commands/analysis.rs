@@ -15,7 +15,11 @@ use faaset::{Error, FunctionName, Result, Workspace};
 use crate::cli::{LoadArgs, PlotArgs, StatsArgs, TtestArgs};
 
 /// Loads an experiment's results and says on stderr which damaged records were left out.
-fn load_results(workspace: &Workspace, function: &str, experiment: &str) -> Result<results::Results> {
+fn load_results(
+    workspace: &Workspace,
+    function: &str,
+    experiment: &str,
+) -> Result<results::Results> {
     let results = results::load(workspace, function, experiment)?;
     if let Some(warning) = results.skipped_warning() {
         eprintln!("warning: {warning}");

@@ -212,7 +212,11 @@ async fn local(workspace: &Workspace, command: LocalCommand) -> Result<()> {
             match EngineClient::running(workspace).await {
                 Some(client) => {
                     let status = client.status().await?;
-                    let busy = status.environments.iter().filter(|e| e.state == "busy").count();
+                    let busy = status
+                        .environments
+                        .iter()
+                        .filter(|e| e.state == "busy")
+                        .count();
                     client.shutdown().await?;
                     // The engine lets calls in flight finish (up to their timeout) before it
                     // exits: say so, and return only when it is gone, so that no second
