@@ -20,8 +20,13 @@ fn hog(request: Value, _context: Context) -> Value {
 fn exceeding_memory_ends_the_environment_and_the_next_call_works() {
     let ws = TempWorkspace::with_functions(&[]);
     ws.add_function("hog", HOG);
-    ws.faaset(&["deploy", "hog", "--config", r#"{"memory":128,"timeout":30}"#])
-        .ok();
+    ws.faaset(&[
+        "deploy",
+        "hog",
+        "--config",
+        r#"{"memory":128,"timeout":30}"#,
+    ])
+    .ok();
     let oom = ws
         .faaset(&["invoke", "hog", r#"{"mb":200}"#])
         .user_error("Runtime exited with error: signal: killed");
