@@ -20,8 +20,9 @@
 //! How: one thread per engine watches the process CPU clock of every environment that is
 //! running a call, stops the process (`SIGSTOP`, through a pidfd so a reused pid is never
 //! signalled) when its quantum is spent and continues it (`SIGCONT`) when the quantum's wall
-//! time is over. Overspending (the thread woke late) is carried into the next quantum, so the
-//! long-run share is exact. The cgroup's CFS quota stays as a backstop for what the process
+//! time is over. A process on a CPU is stopped before its clock is read, as that clock lags
+//! by up to a tick while it runs. Overspending (the thread woke late) is carried into the next
+//! quantum and past the call's end into the next call, so the long-run share is exact. The cgroup's CFS quota stays as a backstop for what the process
 //! clock does not see (child processes).
 
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ const MAX_QUANTUM: Duration = Duration::from_millis(2);
 /// A quantum with less left than this is treated as spent (a shorter wait costs more than
 /// it measures).
 const MIN_SLICE: Duration = Duration::from_micros(20);
+/// The same for a process stopped to read its clock: letting it run on costs another stop.
+const STOPPED_SLICE: Duration = Duration::from_micros(200);
 /// The most CPU one call's overspending makes the next call pay back (a governor that was
 /// kept from running for long must not turn into a stall of seconds).
 const MAX_CARRIED_DEBT: Duration = LAMBDA_PERIOD;
@@ -81,6 +84,9 @@ struct Shared {
 struct Calls {
     next_id: u64,
     running: HashMap<u64, Call>,
+    /// When the governor thread wakes next (`None`: it waits for a new call). A call whose
+    /// first look is due later needs no wake-up: a warm call then costs no context switch.
+    wake_at: Option<Instant>,
 }
 
 /// An environment's process, as the governor sees it: opened once when it starts, so a call
@@ -88,6 +94,9 @@ struct Calls {
 pub struct Process {
     pidfd: OwnedFd,
     clock: libc::clockid_t,
+    /// `/proc/<pid>/stat`, kept open: its state field says whether the process is on a CPU
+    /// (its CPU clock may lag) or has stopped.
+    stat: std::fs::File,
     /// CPU (ns) a call used beyond its share because the governor looked too late, to be
     /// paid back by the next call: the long-run share stays exact whatever the host's load.
     debt: AtomicU64,
@@ -99,8 +108,35 @@ impl Process {
         Some(Arc::new(Process {
             pidfd: pidfd_open(pid)?,
             clock: cpu_clock(pid)?,
+            stat: std::fs::File::open(format!("/proc/{pid}/stat")).ok()?,
             debt: AtomicU64::new(0),
         }))
+    }
+}
+
+impl Process {
+    /// The state letter of `/proc/<pid>/stat` (`R` running, `S` sleeping, `T` stopped, …).
+    fn state(&self) -> Option<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut buffer = [0u8; 512];
+        let n = self.stat.read_at(&mut buffer, 0).ok()?;
+        // "pid (comm) S ...": the command may hold spaces and parentheses; the state
+        // follows the last ')'.
+        let text = &buffer[..n];
+        let close = text.iter().rposition(|&b| b == b')')?;
+        text.get(close + 2).copied()
+    }
+
+    /// Whether the process is on a CPU or waiting for one (else its clock is exact). An
+    /// unknown state counts as running: the stop that follows is then only a little work.
+    fn is_running(&self) -> bool {
+        self.state().is_none_or(|state| state == b'R')
+    }
+
+    /// Whether a `SIGSTOP` has taken effect (the process left its CPU: its clock is exact),
+    /// or the process is gone.
+    fn has_stopped(&self) -> bool {
+        matches!(self.state(), Some(b'T' | b't' | b'Z' | b'X') | None)
     }
 }
 
@@ -118,9 +154,22 @@ struct Call {
 
 #[derive(Clone, Copy)]
 enum State {
-    Running { check: Instant },
-    Stopped { resume: Instant },
+    Running {
+        check: Instant,
+    },
+    /// Sent `SIGSTOP` to read an exact clock; looked at again until the stop took effect
+    /// (never waited for: one slow process must not delay the other environments' checks).
+    Stopping {
+        since: Instant,
+    },
+    Stopped {
+        resume: Instant,
+    },
 }
+
+/// How often a stopping process is looked at, and how long at most it is waited for.
+const STOP_POLL: Duration = Duration::from_micros(20);
+const STOP_WAIT: Duration = Duration::from_millis(2);
 
 /// Held while a call runs; dropping it ends the governing (and continues a stopped process).
 pub struct CallGuard {
@@ -186,9 +235,13 @@ impl Governor {
         let mut calls = self.shared.calls.lock().unwrap_or_else(|e| e.into_inner());
         calls.next_id += 1;
         let id = calls.next_id;
+        let first_look = now + Duration::from_nanos(budget.max(0) as u64);
+        let wake = calls.wake_at.is_none_or(|at| at > first_look);
         calls.running.insert(id, call);
         drop(calls);
-        self.shared.wake.notify_one();
+        if wake {
+            self.shared.wake.notify_one();
+        }
         Some(CallGuard {
             id,
             shared: self.shared.clone(),
@@ -201,7 +254,9 @@ impl Drop for CallGuard {
         let mut calls = self.shared.calls.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(call) = calls.running.remove(&self.id) {
             match call.state {
-                State::Stopped { .. } => signal(&call.process.pidfd, libc::SIGCONT),
+                State::Stopped { .. } | State::Stopping { .. } => {
+                    signal(&call.process.pidfd, libc::SIGCONT)
+                }
                 State::Running { .. } => call.carry_debt(),
             }
         }
@@ -218,6 +273,7 @@ impl Shared {
                 let at = call.step(now);
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
+            calls.wake_at = next;
             calls = match next {
                 None => self.wake.wait(calls).unwrap_or_else(|e| e.into_inner()),
                 Some(at) => {
@@ -250,43 +306,70 @@ impl Call {
             State::Running { check } if now < check => check,
             State::Stopped { resume } if now < resume => resume,
             State::Running { .. } => {
-                let Some(cpu) = read_clock(self.process.clock) else {
-                    // The process is gone; its guard will be dropped.
-                    self.state = State::Running {
-                        check: now + Duration::from_secs(3600),
-                    };
-                    return now + Duration::from_secs(3600);
-                };
-                let used = cpu.saturating_sub(self.cpu_at_start).as_nanos() as i128;
-                let left = self.budget - used;
-                if left > MIN_SLICE.as_nanos() as i128 {
-                    // Spent at most one CPU's worth per wall nanosecond: look again when the
-                    // rest could be gone (a multi-threaded process is caught a little late,
-                    // and pays for it in the next quantum).
-                    let check = now + Duration::from_nanos(left as u64);
-                    self.state = State::Running { check };
-                    return check;
+                // The kernel brings a process's CPU clock up to date only at a tick or when
+                // the process leaves the CPU, so a running process's clock can lag by a tick
+                // (4 ms at HZ=250, more than a quantum at 128 MB). Stop it first: a stopped
+                // process's clock is exact.
+                if self.process.is_running() {
+                    signal(&self.process.pidfd, libc::SIGSTOP);
+                    self.state = State::Stopping { since: now };
+                    return now + STOP_POLL;
                 }
-                self.next_quantum(now, cpu, left)
+                self.decide(now, false)
+            }
+            State::Stopping { since } => {
+                if !self.process.has_stopped() && now < since + STOP_WAIT {
+                    return now + STOP_POLL;
+                }
+                self.decide(now, true)
             }
             State::Stopped { .. } => {
-                signal(&self.process.pidfd, libc::SIGCONT);
-                let check = now + Duration::from_nanos(self.budget.max(0) as u64);
                 if let Some(cpu) = read_clock(self.process.clock) {
                     self.cpu_at_start = cpu;
                 }
+                signal(&self.process.pidfd, libc::SIGCONT);
+                let check = now + Duration::from_nanos(self.budget.max(0) as u64);
                 self.state = State::Running { check };
                 check
             }
         }
     }
 
-    /// The quantum is spent: stop until its wall time is over, then start the next with the
-    /// debt (`left` < 0) carried over.
-    fn next_quantum(&mut self, now: Instant, cpu: Duration, left: i128) -> Instant {
+    /// With the process's clock exact (`stopped`: held by us until decided), either lets it
+    /// run on with what is left of its quantum or ends the quantum.
+    fn decide(&mut self, now: Instant, stopped: bool) -> Instant {
+        let Some(cpu) = read_clock(self.process.clock) else {
+            // The process is gone; its guard will be dropped.
+            self.state = State::Running {
+                check: now + Duration::from_secs(3600),
+            };
+            return now + Duration::from_secs(3600);
+        };
+        let used = cpu.saturating_sub(self.cpu_at_start).as_nanos() as i128;
+        let left = self.budget - used;
+        // A process we stopped to read its clock runs on only for a worthwhile slice: each
+        // such stop costs it tens of microseconds. What is left over goes to the next quantum.
+        let slice = if stopped { STOPPED_SLICE } else { MIN_SLICE };
+        if left > slice.as_nanos() as i128 {
+            if stopped {
+                signal(&self.process.pidfd, libc::SIGCONT);
+            }
+            // Spent at most one CPU's worth per wall nanosecond: look again when the rest
+            // could be gone (a multi-threaded process is caught a little late, and pays for
+            // it in the next quantum).
+            let check = now + Duration::from_nanos(left as u64);
+            self.state = State::Running { check };
+            return check;
+        }
+        self.next_quantum(now, cpu, left, stopped)
+    }
+
+    /// The quantum is spent: stop until its wall time is over, then start the next with what
+    /// is left of this one carried over (`left` < 0: debt).
+    fn next_quantum(&mut self, now: Instant, cpu: Duration, left: i128, stopped: bool) -> Instant {
         let quantum = self.share.quantum.as_nanos() as i128;
         let mut resume = self.quantum_start + self.share.period;
-        let mut budget = quantum + left.min(0);
+        let mut budget = quantum + left;
         while budget <= 0 {
             budget += quantum;
             resume += self.share.period;
@@ -296,12 +379,17 @@ impl Call {
         self.cpu_at_start = cpu;
         if resume <= now {
             // The quantum was spent slowly (the call waited on I/O): no stall is owed.
+            if stopped {
+                signal(&self.process.pidfd, libc::SIGCONT);
+            }
             self.quantum_start = now;
             let check = now + Duration::from_nanos(budget as u64);
             self.state = State::Running { check };
             return check;
         }
-        signal(&self.process.pidfd, libc::SIGSTOP);
+        if !stopped {
+            signal(&self.process.pidfd, libc::SIGSTOP);
+        }
         self.state = State::Stopped { resume };
         resume
     }
