@@ -113,12 +113,27 @@ impl FunctionState {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("path has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    // Unique per write, not only per process: two tasks of one process (the kernel's
+    // background sweep and a cell) may write the same file at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp{}",
+        ".{}.tmp{}-{}",
         path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("write", &tmp, e))?;
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, bytes)?;
+            // On disk before the rename, so a power loss leaves the old file or the new
+            // one, never an empty one.
+            file.sync_all()
+        })
+        .map_err(|e| Error::io("write", &tmp, e));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))
 }
 

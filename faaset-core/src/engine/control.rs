@@ -245,6 +245,13 @@ async fn run_invocation(engine: Arc<Engine>, name: String, payload: Bytes) -> Re
     let lease = match engine.pool.acquire(&name).await {
         Ok(lease) => lease,
         Err(AcquireError::NotFound) => return not_found(&name),
+        Err(AcquireError::Throttled(limit)) => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                &format!("Rate Exceeded. (the local engine runs at most {limit} environments at once; FAASET_LOCAL_CONCURRENCY in the environment of the command that starts the engine changes it)"),
+            )
+        }
         Err(AcquireError::Start(message)) => {
             return error(StatusCode::BAD_GATEWAY, "ServiceException", &message)
         }

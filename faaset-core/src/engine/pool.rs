@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,8 +22,17 @@ pub struct Pool {
     /// removes the binary environments are started from.
     code_store: PathBuf,
     next_environment: AtomicU64,
+    /// Environments being started (not yet in a `live` list), counted against `concurrency`.
+    starting: AtomicUsize,
+    /// The most environments at once (Lambda's default account concurrency, 1,000;
+    /// `FAASET_LOCAL_CONCURRENCY`): beyond it a call is refused as Lambda throttles, instead
+    /// of one process per concurrent call until the host gives out.
+    concurrency: usize,
     pub limits: Limits,
 }
+
+/// Lambda's default concurrency limit per account and region.
+pub const DEFAULT_CONCURRENCY: usize = 1000;
 
 struct FunctionEntry {
     spec: Arc<FunctionSpec>,
@@ -47,6 +56,8 @@ pub struct Lease {
 pub enum AcquireError {
     NotFound,
     Start(String),
+    /// As many environments as the concurrency limit are running.
+    Throttled(usize),
 }
 
 impl Pool {
@@ -55,6 +66,12 @@ impl Pool {
             functions: Mutex::new(HashMap::new()),
             code_store,
             next_environment: AtomicU64::new(1),
+            starting: AtomicUsize::new(0),
+            concurrency: std::env::var("FAASET_LOCAL_CONCURRENCY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(DEFAULT_CONCURRENCY),
             limits,
         }
     }
@@ -149,23 +166,47 @@ impl Pool {
                 let id = environment.id.clone();
                 entry.live.retain(|e| e.id != id);
             }
-            (
+            let found = (
                 entry.spec.clone(),
                 entry.code.clone(),
                 entry.log.clone(),
                 entry.generation,
-            )
+            );
+            // A cold start, within the concurrency limit (counted under the lock, so two
+            // calls cannot both take the last place). As on Lambda the limit is on calls
+            // running: an idle environment of another function makes room instead.
+            let starting = self.starting.load(Ordering::Relaxed);
+            let busy: usize = functions
+                .values()
+                .map(|e| e.live.len().saturating_sub(e.idle.len()))
+                .sum();
+            if busy + starting >= self.concurrency {
+                return Err(AcquireError::Throttled(self.concurrency));
+            }
+            let live: usize = functions.values().map(|e| e.live.len()).sum();
+            if live + starting >= self.concurrency {
+                for other in functions.values_mut() {
+                    if let Some(idle) = other.idle.pop() {
+                        other.live.retain(|e| e.id != idle.id);
+                        idle.kill();
+                        break;
+                    }
+                }
+            }
+            self.starting.fetch_add(1, Ordering::Relaxed);
+            found
         };
         let id = format!(
             "{}-{}",
             name,
             self.next_environment.fetch_add(1, Ordering::Relaxed)
         );
-        let environment = Environment::start(id, generation, &spec, &code, &self.limits)
-            .await
+        let started = Environment::start(id, generation, &spec, &code, &self.limits).await;
+        let mut functions = super::lock(&self.functions);
+        self.starting.fetch_sub(1, Ordering::Relaxed);
+        let environment = started
             .map_err(|e| AcquireError::Start(format!("cannot start {}: {e}", code.display())))?;
         environment.busy.store(true, Ordering::Relaxed);
-        let mut functions = super::lock(&self.functions);
         if let Some(entry) = functions.get_mut(name) {
             entry.live.push(environment.clone());
         }

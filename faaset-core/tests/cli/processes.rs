@@ -135,3 +135,39 @@ fn an_engine_killed_by_sigkill_leaves_no_function_running() {
     );
     ws.faaset(&["local", "stop"]).ok();
 }
+
+/// Beyond the engine's concurrency limit a call is throttled, as on Lambda, instead of
+/// starting one more process per concurrent call.
+#[test]
+fn calls_beyond_the_concurrency_limit_are_throttled() {
+    let ws = TempWorkspace::with_functions(&["sleeper", "hello_world"]);
+    let limit = [("FAASET_LOCAL_CONCURRENCY", "2")];
+    ws.faaset_with_env(&["deploy", "sleeper"], &limit).ok();
+    let run = ws.faaset_with_env(
+        &[
+            "experiment",
+            "sleeper",
+            "--threads",
+            "6",
+            "--runs-per-thread",
+            "1",
+            "--payloads",
+            r#"[{"ms": 1000}]"#,
+            "--experiment-name",
+            "burst",
+        ],
+        &limit,
+    );
+    let rows = std::fs::read_to_string(ws.file("functions/sleeper/experiments/burst/results.csv"))
+        .unwrap();
+    let throttled = rows.matches("Rate Exceeded").count();
+    assert_eq!(rows.lines().count(), 7, "{rows}");
+    assert_eq!(throttled, 4, "{}\n{rows}", run.stderr());
+    // The limit is on calls running: idle environments of another function make room.
+    let answer = ws
+        .faaset(&["invoke", "hello_world", r#"{"name":"Z"}"#])
+        .ok()
+        .json();
+    assert_eq!(answer["message"], "Hello Z!");
+    ws.faaset(&["local", "stop"]).ok();
+}
