@@ -54,6 +54,10 @@ pub struct ExperimentSummary {
     pub experiment_json: PathBuf,
     /// Index of this run in `experiment.json`'s `runs`.
     pub run_index: usize,
+    /// Set when the function was redeployed or reconfigured while this run made its calls
+    /// (another process, a sweep, a cell): its rows then mix two settings. Also recorded in
+    /// `experiment.json` (`changedDuringRun`).
+    pub changed_during_run: Option<String>,
 }
 
 /// Runs an experiment: `threads` concurrent workers × `runs_per_thread` calls each, rows
@@ -100,6 +104,21 @@ pub async fn experiment(
     let tally = runner::run(invoker, spec, context, &mut csv, progress).await?;
     let end = now_ms();
     record.finish(end, tally.calls, tally.errors)?;
+    // Nothing stops a deploy or reconfigure during a run; say when one happened.
+    let now_deployed = FunctionState::load(&paths)
+        .ok()
+        .flatten()
+        .and_then(|s| s.deployed.get(platform).cloned());
+    let changed_during_run = match now_deployed {
+        Some(now) if now.at != deployed.at => {
+            record.changed_during_run(&now)?;
+            Some(format!(
+                "{name} was deployed or reconfigured on {platform} while experiment {} ran: its rows mix the settings before and after (see experiment.json, changedDuringRun)",
+                spec.experiment_name
+            ))
+        }
+        _ => None,
+    };
     Ok(ExperimentSummary {
         function: name.to_string(),
         platform: platform.to_string(),
@@ -112,6 +131,7 @@ pub async fn experiment(
         results_csv: csv.path().to_path_buf(),
         experiment_json: record.path().to_path_buf(),
         run_index: record.run_index(),
+        changed_during_run,
     })
 }
 

@@ -110,6 +110,21 @@ impl ExperimentRecord {
         self.save()
     }
 
+    /// Records that the function was published again while the current run made its calls.
+    pub fn changed_during_run(&mut self, now: &Deployed) -> Result<()> {
+        if let Some(run) = self.doc["runs"][self.run].as_object_mut() {
+            run.insert(
+                "changedDuringRun".into(),
+                json!({
+                    "config": redacted(&now.config),
+                    "hashes": now.hashes,
+                    "deployedAt": now.at,
+                }),
+            );
+        }
+        self.save()
+    }
+
     fn save(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.doc).expect("record serializes") + "\n";
         write_atomic(&self.path, text.as_bytes())

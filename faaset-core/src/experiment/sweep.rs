@@ -831,6 +831,7 @@ mod tests {
             results_csv: PathBuf::new(),
             experiment_json: PathBuf::new(),
             run_index: 0,
+            changed_during_run: None,
         };
         let call = |d: f64| CallRecord {
             duration: Some(d),

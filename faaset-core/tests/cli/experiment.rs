@@ -370,3 +370,42 @@ fn two_hundred_threads_make_a_thousand_rows() {
     assert_eq!(pairs.len(), 1000);
     assert!(rows.iter().all(|r| r["error"].is_empty()));
 }
+
+/// A reconfigure while an experiment runs is not prevented, but recorded and said: the rows
+/// of that run mix two settings.
+#[test]
+fn a_reconfigure_during_a_run_is_recorded() {
+    let ws = TempWorkspace::with_functions(&["sleeper"]);
+    ws.faaset(&["deploy", "sleeper"]).ok();
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let rt = runtime();
+    let steady = spec("sleeper", "steady", 1, 2, json!([{"ms": 50}]));
+    let summary = rt
+        .block_on(experiment(&workspace, &steady, &|_| {}))
+        .unwrap();
+    assert_eq!(summary.changed_during_run, None);
+
+    let slow = spec("sleeper", "drift", 2, 5, json!([{"ms": 300}]));
+    let summary = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(450));
+            ws.faaset(&["reconfigure", "sleeper", r#"{"memory": 1024}"#])
+                .ok();
+        });
+        rt.block_on(experiment(&workspace, &slow, &|_| {})).unwrap()
+    });
+    let warning = summary.changed_during_run.expect("the change is reported");
+    assert!(
+        warning.contains("reconfigured on local while experiment drift ran"),
+        "{warning}"
+    );
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.file("functions/sleeper/experiments/drift/experiment.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        record["runs"][0]["changedDuringRun"]["config"]["memory"],
+        1024
+    );
+}

@@ -72,6 +72,9 @@ pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<(
         summary.calls as f64 / seconds.max(1e-9),
     );
     println!("results: {}", summary.results_csv.display());
+    if let Some(warning) = &summary.changed_during_run {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 
