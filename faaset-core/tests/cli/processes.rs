@@ -23,12 +23,7 @@ fn spawner(request: Value, _context: Context) -> Value {
 
 /// Whether `pid` is a live process (a zombie waiting for its parent counts as gone).
 fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+    faaset::engine::process_alive(pid as u32)
 }
 
 fn gone_within(pid: u64, limit: Duration) -> bool {

@@ -118,9 +118,10 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
 
 fn engine_pid(ws: &TempWorkspace) -> u64 {
     let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
-    serde_json::from_str::<serde_json::Value>(&info).unwrap()["pid"]
-        .as_u64()
+    serde_json::from_str::<faaset::engine::EngineInfo>(&info)
         .unwrap()
+        .pid
+        .into()
 }
 
 #[test]
