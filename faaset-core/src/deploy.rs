@@ -425,7 +425,7 @@ async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
                 .to_string(),
         ),
     ];
-    let run = scripts::run(&platform_dir, "build.sh", &[], &env, &log, sink).await?;
+    let run = scripts::run(&platform_dir, "build.sh", &[], &env, None, &log, sink).await?;
     let user_source = relative_to_cwd(&p.paths.source_file());
     if !run.success {
         return Err(

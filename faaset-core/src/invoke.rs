@@ -80,8 +80,12 @@ impl Invoker {
         } else if platform.backend() == (Backend::Lambda { function_url: true }) {
             Route::FunctionUrl(aws::UrlInvoker::new(name.as_str(), &deployed()?.config).await?)
         } else if run_script_customised(&paths, &platform) {
-            // The script finds the engine through engine.json: make sure one is running.
-            EngineClient::ensure(workspace).await?;
+            // The script finds the engine through engine.json: make sure one is running and
+            // has the function (a new engine, after an idle exit or a restart, has none).
+            let engine = EngineClient::ensure(workspace).await?;
+            if engine.function(name.as_str()).await?.is_none() {
+                deploy::republish(workspace, &paths, &platform).await?;
+            }
             Route::Script
         } else {
             Route::Engine(std::sync::RwLock::new(
@@ -197,7 +201,27 @@ impl Invoker {
         let dir = self.paths.platform_dir(self.platform.name());
         let log = self.paths.logs_dir(self.platform.name()).join("run.log");
         let payload = payload.to_string();
-        let run = scripts::run(&dir, "run.sh", &[&payload], &[], &log, &Quiet).await?;
+        // As in Python FaaSET the payload is `$2`; it is also the script's stdin, which is
+        // how the template reads it (a command line is readable by every local user and
+        // holds at most 128 KiB per argument), and `$2` is `-` for a payload too long for one.
+        let argument = if payload.len() <= MAX_PAYLOAD_ARGUMENT {
+            payload.as_str()
+        } else {
+            "-"
+        };
+        let input = bytes::Bytes::from(payload.clone());
+        let run = scripts::run(&dir, "run.sh", &[argument], &[], Some(input), &log, &Quiet).await?;
+        if run.truncated {
+            let body = serde_json::json!({
+                "errorType": "RunScriptFailed",
+                "errorMessage": format!(
+                    "run.sh printed more than {} MiB; its whole output is in {}",
+                    scripts::KEPT_OUTPUT >> 20,
+                    log.display()
+                ),
+            });
+            return Ok((body.to_string().into(), true));
+        }
         let output = run.lines.join("\n");
         if !run.success {
             let body = serde_json::json!({
@@ -212,6 +236,10 @@ impl Invoker {
         Ok((output.into(), failed))
     }
 }
+
+/// The longest payload given to `run.sh` as `$2` (Linux refuses a single argument over
+/// 128 KiB); a longer one is only on its stdin, and `$2` is `-`.
+const MAX_PAYLOAD_ARGUMENT: usize = 100 * 1024;
 
 /// Adds `roundTripTime`, `latency` (round trip − the function's own `runtime`) and the
 /// platform report's fields. Those are measured by the client and the platform, so they win:
@@ -248,12 +276,23 @@ pub(crate) fn unused_key(fields: &Map<String, Value>, key: &str) -> String {
     key
 }
 
-/// True when the function's `run.sh` differs from its platform template's.
+/// SHA-256 of the `run.sh` templates earlier releases copied into function folders: such a
+/// copy was never edited by its user, so it is not a customisation.
+const EARLIER_RUN_TEMPLATES: [&str; 2] = [
+    "0bdeff02543efcb9640c646a848adbc674399a98be3d5db3664bfea059b83f43",
+    "8183c843d01926b27591afdd7ead6eb1e9793a165c028bba748d773e86e0d1f2",
+];
+
+/// True when the function's `run.sh` differs from its platform template's (today's or an
+/// earlier release's).
 fn run_script_customised(paths: &FunctionPaths, platform: &Platform) -> bool {
     let own = std::fs::read(paths.platform_dir(platform.name()).join("run.sh"));
     let template = std::fs::read(platform.template().join("run.sh"));
     match (own, template) {
-        (Ok(own), Ok(template)) => sha256_hex(&own) != sha256_hex(&template),
+        (Ok(own), Ok(template)) => {
+            let own = sha256_hex(&own);
+            own != sha256_hex(&template) && !EARLIER_RUN_TEMPLATES.contains(&own.as_str())
+        }
         _ => false,
     }
 }

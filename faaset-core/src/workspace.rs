@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::name::FunctionName;
 
+/// The workspace's own state (engine, caches), under its root.
+pub const STATE_DIR: &str = ".faaset";
+
 /// A workspace root. An empty folder is a valid workspace: platform templates are then found
 /// in the installed copy.
 #[derive(Debug, Clone)]
@@ -59,7 +62,7 @@ impl Workspace {
     /// Private runtime state of the tools (engine address and token, code store); never
     /// user data, ignored by git.
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join(".faaset")
+        self.root.join(STATE_DIR)
     }
 
     /// The template folder of `platform`: the workspace's own `platforms/<p>` first, then the

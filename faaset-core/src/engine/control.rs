@@ -26,8 +26,11 @@ pub struct Engine {
     pub pool: Pool,
     pub token: String,
     pub workspace: std::path::PathBuf,
-    /// Notified by `POST /faaset/shutdown`.
+    /// Notified by `POST /faaset/shutdown` (and by the watchdog in `engine::run`).
     pub shutdown: tokio::sync::Notify,
+    /// When the last authorized request arrived: an engine nobody talks to and that runs
+    /// nothing ends itself (see `engine::IDLE_EXIT`).
+    pub last_request: std::sync::Mutex<std::time::Instant>,
 }
 
 /// The API's routes; testable without sockets.
@@ -60,7 +63,10 @@ async fn authorize(State(engine): State<Arc<Engine>>, request: Request, next: Ne
             "missing or wrong token (see .faaset/local/engine.json of the workspace)",
         );
     }
-    next.run(request).await
+    *super::lock(&engine.last_request) = std::time::Instant::now();
+    let response = next.run(request).await;
+    *super::lock(&engine.last_request) = std::time::Instant::now();
+    response
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

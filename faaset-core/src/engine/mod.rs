@@ -70,6 +70,7 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
         token: token.clone(),
         workspace: workspace.root().to_path_buf(),
         shutdown: tokio::sync::Notify::new(),
+        last_request: std::sync::Mutex::new(std::time::Instant::now()),
     });
     let info = EngineInfo {
         pid: std::process::id(),
@@ -83,10 +84,20 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
 
     let reaper = {
         let engine = engine.clone();
+        let idle_exit = idle_exit();
         tokio::spawn(async move {
+            let mut busy_at = std::time::Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 engine.pool.reap();
+                if !engine.pool.is_empty() {
+                    busy_at = std::time::Instant::now();
+                }
+                if let Some(reason) = reason_to_exit(&engine, busy_at, idle_exit) {
+                    eprintln!("faaset engine {}: {reason}: stopping", std::process::id());
+                    engine.shutdown.notify_one();
+                    break;
+                }
             }
         })
     };
@@ -120,6 +131,40 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     engine.pool.limits.cleanup();
     served.map_err(|e| Error::Engine(format!("server failed: {e}")))
+}
+
+/// An engine that runs no environment and has had no request for this long ends itself
+/// (`FAASET_LOCAL_IDLE_EXIT`, seconds; 0: never): engines started on demand by a notebook or a
+/// test must not outlive their use. The next client starts a new one and publishes again.
+pub const IDLE_EXIT: Duration = Duration::from_secs(30 * 60);
+
+fn idle_exit() -> Option<Duration> {
+    match std::env::var("FAASET_LOCAL_IDLE_EXIT") {
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(seconds) if seconds > 0.0 => Duration::try_from_secs_f64(seconds).ok(),
+            _ => {
+                eprintln!("FAASET_LOCAL_IDLE_EXIT={text:?} is not a number of seconds; using {IDLE_EXIT:?}");
+                Some(IDLE_EXIT)
+            }
+        },
+        Err(_) => Some(IDLE_EXIT),
+    }
+}
+
+/// Why the engine should stop now, if it should: its workspace is gone (nobody can reach it
+/// any more: `engine.json` went with the folder), or it has been idle for `idle_exit`.
+fn reason_to_exit(
+    engine: &control::Engine,
+    busy_at: std::time::Instant,
+    idle_exit: Option<Duration>,
+) -> Option<String> {
+    if !engine.workspace.join(crate::workspace::STATE_DIR).is_dir() {
+        return Some(format!("workspace {} is gone", engine.workspace.display()));
+    }
+    let limit = idle_exit?;
+    let last = busy_at.max(*lock(&engine.last_request));
+    (last.elapsed() >= limit).then(|| format!("idle for {:.0} s", limit.as_secs_f64()))
 }
 
 /// Whether process `pid` still runs (a zombie has ended).

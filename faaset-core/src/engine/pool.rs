@@ -266,6 +266,14 @@ impl Pool {
         }
     }
 
+    /// Whether no environment runs or is being started.
+    pub fn is_empty(&self) -> bool {
+        self.starting.load(Ordering::Relaxed) == 0
+            && super::lock(&self.functions)
+                .values()
+                .all(|entry| entry.live.is_empty())
+    }
+
     pub fn status(&self) -> Vec<EnvironmentStatus> {
         let functions = super::lock(&self.functions);
         let mut list: Vec<EnvironmentStatus> = functions

@@ -5,25 +5,35 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 use crate::progress::Sink;
 
-/// A finished script: its exit status and every line it printed (stdout and stderr merged).
+/// A finished script: its exit status and what it printed (stdout and stderr merged), line by
+/// line, as far as [`KEPT_OUTPUT`] bytes; the log file has all of it.
 pub struct ScriptRun {
     pub success: bool,
     pub status: String,
     pub lines: Vec<String>,
+    /// The script printed more than [`KEPT_OUTPUT`]: `lines` holds only the beginning.
+    pub truncated: bool,
 }
 
-/// Runs `<platform_dir>/<script> <platform_dir> [args]` with `env`, writing its merged output
-/// to `log` (created afresh for this step) and to `sink`.
+/// How much of a script's output is kept in memory: a build's first compile error and a
+/// `run.sh` response (at most Lambda's 6 MB) fit with room to spare, and a script that prints
+/// without end cannot exhaust the caller's memory.
+pub const KEPT_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// Runs `<platform_dir>/<script> <platform_dir> [args]` with `env` and `input` on its stdin
+/// (else an empty stdin), writing its merged output to `log` (created afresh for this step)
+/// and its lines to `sink`. Output that is not UTF-8 is kept (and shown with U+FFFD).
 pub async fn run(
     platform_dir: &Path,
     script: &str,
     args: &[&str],
     env: &[(&str, String)],
+    input: Option<bytes::Bytes>,
     log: &Path,
     sink: &dyn Sink,
 ) -> Result<ScriptRun> {
@@ -49,7 +59,11 @@ pub async fn run(
         .arg(platform_dir)
         .args(args)
         .current_dir(platform_dir)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     for (key, value) in env {
@@ -58,19 +72,28 @@ pub async fn run(
     let mut child = command
         .spawn()
         .map_err(|e| Error::io("run", PathBuf::from(&script_path), e))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut reader = BufReader::new(stdout).lines();
-    let mut lines = Vec::new();
-    while let Some(line) = reader
-        .next_line()
-        .await
-        .map_err(|e| Error::io("read output of", &script_path, e))?
-    {
-        sink.output(&line);
-        let _ = log_file.write_all(line.as_bytes()).await;
-        let _ = log_file.write_all(b"\n").await;
-        lines.push(line);
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written beside the reading below (a script may print before it reads, or never
+        // read): a script that ignores its stdin just closes the pipe.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
     }
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut output = Output::default();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = stdout
+            .read(&mut chunk)
+            .await
+            .map_err(|e| Error::io("read output of", &script_path, e))?;
+        if n == 0 {
+            break;
+        }
+        let _ = log_file.write_all(&chunk[..n]).await;
+        output.push(&chunk[..n], sink);
+    }
+    output.finish(sink);
     let status = child
         .wait()
         .await
@@ -79,6 +102,94 @@ pub async fn run(
     Ok(ScriptRun {
         success: status.success(),
         status: status.to_string(),
-        lines,
+        lines: output.lines,
+        truncated: output.truncated,
     })
+}
+
+/// Splits output into lines, keeping at most [`KEPT_OUTPUT`] bytes of them.
+#[derive(Default)]
+struct Output {
+    lines: Vec<String>,
+    current: Vec<u8>,
+    kept: usize,
+    truncated: bool,
+}
+
+impl Output {
+    fn push(&mut self, mut bytes: &[u8], sink: &dyn Sink) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            self.extend(&bytes[..end]);
+            self.end_line(sink);
+            bytes = &bytes[end + 1..];
+        }
+        self.extend(bytes);
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        let room = KEPT_OUTPUT.saturating_sub(self.kept + self.current.len());
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        self.current
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn end_line(&mut self, sink: &dyn Sink) {
+        let line = String::from_utf8_lossy(&self.current).into_owned();
+        self.current.clear();
+        sink.output(&line);
+        if !self.truncated {
+            self.kept += line.len() + 1;
+            self.lines.push(line);
+        }
+    }
+
+    /// The last line, if the output did not end with a newline.
+    fn finish(&mut self, sink: &dyn Sink) {
+        if !self.current.is_empty() {
+            self.end_line(sink);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Lines(std::sync::Mutex<Vec<String>>);
+    impl Sink for Lines {
+        fn status(&self, _line: &str) {}
+        fn output(&self, line: &str) {
+            self.0.lock().unwrap().push(line.to_string());
+        }
+    }
+
+    fn split(chunks: &[&[u8]]) -> (Output, Vec<String>) {
+        let sink = Lines(Default::default());
+        let mut output = Output::default();
+        for chunk in chunks {
+            output.push(chunk, &sink);
+        }
+        output.finish(&sink);
+        (output, sink.0.into_inner().unwrap())
+    }
+
+    #[test]
+    fn lines_split_across_chunks_and_bad_utf8_are_kept() {
+        let (output, shown) = split(&[b"one\ntw", b"o\n\xff\xfe three", b""]);
+        assert_eq!(output.lines, ["one", "two", "\u{fffd}\u{fffd} three"]);
+        assert_eq!(shown, output.lines);
+        assert!(!output.truncated);
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_not_kept() {
+        let big = vec![b'x'; KEPT_OUTPUT / 2];
+        let (output, shown) = split(&[&big, b"\n", &big, b"\n", &big, b"\nlast\n"]);
+        assert!(output.truncated);
+        assert_eq!(output.lines.len(), 1, "only the first whole line fits");
+        assert!(output.lines.iter().map(String::len).sum::<usize>() <= KEPT_OUTPUT);
+        assert_eq!(shown.len(), 4, "every line is still shown");
+    }
 }

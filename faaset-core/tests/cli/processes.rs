@@ -166,3 +166,62 @@ fn calls_beyond_the_concurrency_limit_are_throttled() {
     assert_eq!(answer["message"], "Hello Z!");
     ws.faaset(&["local", "stop"]).ok();
 }
+
+fn engine_pid(ws: &TempWorkspace) -> u64 {
+    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
+    serde_json::from_str::<faaset::engine::EngineInfo>(&info)
+        .unwrap()
+        .pid
+        .into()
+}
+
+/// An engine started on demand (by a notebook, a test) must not outlive its use: it stops
+/// when its workspace is deleted, and when it has run nothing and heard nothing for
+/// `FAASET_LOCAL_IDLE_EXIT` seconds; the next call starts a new one.
+#[test]
+fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
+    let idle = [("FAASET_LOCAL_IDLE_EXIT", "2")];
+
+    let ws = TempWorkspace::with_functions(&[]);
+    ws.add_function("spawner", SPAWNER);
+    ws.faaset_with_env(
+        &["deploy", "spawner", "--config", r#"{"idle_timeout": 1}"#],
+        &idle,
+    )
+    .ok();
+    let first = ws
+        .faaset_with_env(&["invoke", "spawner", "{}"], &idle)
+        .ok()
+        .json();
+    let engine = engine_pid(&ws);
+    // Busy: the environment lives for its idle timeout (1 s), then the engine idles 2 s more.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(alive(engine), "the engine stopped while it was in use");
+    let ended = gone_within(engine, Duration::from_secs(10));
+    if !ended {
+        kill(engine);
+    }
+    assert!(ended, "an idle engine kept running");
+    let child = first["child"].as_u64().unwrap();
+    if !gone_within(child, Duration::from_secs(2)) {
+        kill(child);
+    }
+    // The next call starts an engine again, and publishes the function to it.
+    let again = ws
+        .faaset_with_env(&["invoke", "spawner", "{}"], &idle)
+        .ok()
+        .json();
+    assert_ne!(engine_pid(&ws), engine);
+    let child = again["child"].as_u64().unwrap();
+
+    // A deleted workspace: its engine and everything it ran go.
+    let engine = engine_pid(&ws);
+    std::fs::remove_dir_all(ws.path()).unwrap();
+    let ended = gone_within(engine, Duration::from_secs(5));
+    let child_ended = gone_within(child, Duration::from_secs(2));
+    for pid in [engine, child] {
+        kill(pid);
+    }
+    assert!(ended, "the engine of a deleted workspace kept running");
+    assert!(child_ended, "sleep {child} outlived its deleted workspace");
+}

@@ -354,3 +354,40 @@ fn payloads_too_large_for_a_command_line_come_from_a_file_or_stdin() {
         .user_error("missing.json");
     ws.faaset(&["local", "stop"]).ok();
 }
+
+/// A customised `run.sh` gets the payload on stdin (where the template reads it, off every
+/// command line) and as `$2` as in Python FaaSET, which is `-` when the payload is too long
+/// for a command line. The template's own curl call carries neither token nor payload.
+#[test]
+fn a_run_script_reads_the_payload_from_stdin_and_sees_it_as_its_second_argument() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    let run = ws.file("functions/hello_world/local/run.sh");
+    let template = std::fs::read_to_string(&run).unwrap();
+    assert!(template.contains("--data-binary @-"), "{template}");
+    // Tags the answer with the length of `$2`.
+    let script = template.replace(
+        "\"http://$address/2015-03-31/functions/$fn/invocations\"",
+        "\"http://$address/2015-03-31/functions/$fn/invocations\" | sed \"s/^{/{\\\"argument\\\":${#2},/\"",
+    );
+    std::fs::write(&run, script).unwrap();
+
+    let small = r#"{"name":"Sam"}"#;
+    let answer = ws.faaset(&["invoke", "hello_world", small]).ok().json();
+    assert_eq!(answer["message"], "Hello Sam!");
+    assert_eq!(answer["argument"], small.len(), "{answer}");
+
+    let name = "é".repeat(300_000);
+    std::fs::write(
+        ws.file("big.json"),
+        serde_json::json!({ "name": name }).to_string(),
+    )
+    .unwrap();
+    let answer = ws
+        .faaset(&["invoke", "hello_world", "@big.json"])
+        .ok()
+        .json();
+    assert_eq!(answer["message"], format!("Hello {name}!"));
+    assert_eq!(answer["argument"], 1, "$2 is `-`: {}", answer["argument"]);
+    ws.faaset(&["local", "stop"]).ok();
+}
