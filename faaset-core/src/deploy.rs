@@ -13,6 +13,7 @@ use crate::function::{
     copy_missing, hash_platform_files, now_ms, sha256_hex, Deployed, FunctionPaths, FunctionState,
     Hashes,
 };
+use crate::locks::{self, Changer};
 use crate::name::FunctionName;
 use crate::platform::{aws, local, scripts, Backend, Platform};
 use crate::progress::Sink;
@@ -114,8 +115,10 @@ fn prepare(workspace: &Workspace, request: &DeployRequest) -> Result<Prepared> {
 
 /// Creates a function without deploying it (`faaset new`): source, `FAASET.json`, the
 /// platform folder. Refuses to overwrite an existing function.
-pub fn create(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
+pub async fn create(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
     let name = FunctionName::new(&request.name)?;
+    // Two `new` of one name at once: the second waits, then finds the first's function.
+    let _lock = locks::function(workspace, &request.name).await?;
     let paths = FunctionPaths::new(workspace, &name);
     if paths.state_file().exists() {
         return Err(Error::Usage(format!(
@@ -130,7 +133,7 @@ pub fn create(workspace: &Workspace, request: &DeployRequest) -> Result<Function
 /// Saves a function without deploying it (`%%cloud_function … --no-deploy`): source,
 /// `FAASET.json`, the platform folder; an existing function's source is replaced.
 pub async fn save(workspace: &Workspace, request: &DeployRequest) -> Result<FunctionPaths> {
-    let _lock = lock_function(workspace, &request.name).await?;
+    let _lock = locks::function(workspace, &request.name).await?;
     write_function(workspace, request)
 }
 
@@ -150,7 +153,7 @@ pub async fn deploy(
     request: &DeployRequest,
     sink: &dyn Sink,
 ) -> Result<DeployOutcome> {
-    let _lock = lock_function(workspace, &request.name).await?;
+    let _lock = locks::function(workspace, &request.name).await?;
     let prepared = prepare(workspace, request)?;
     persist(&prepared)?;
     let p = &prepared;
@@ -186,6 +189,8 @@ pub async fn deploy(
         ));
         return Ok(outcome(p, Action::UpToDate));
     }
+    // Refused (before a build that takes minutes) while an experiment or a sweep runs.
+    let _changing = locks::change(workspace, &p.paths.name, Changer::User).await?;
     if let Backend::Lambda { .. } = p.platform.backend() {
         // Credentials, region and role are checked before a build that takes minutes.
         aws::preflight(&p.merged)?;
@@ -229,7 +234,8 @@ pub async fn deploy(
     Ok(outcome(p, action))
 }
 
-/// Publishes a new configuration without rebuilding (FaaSET's `reconfigure`).
+/// Publishes a new configuration without rebuilding (FaaSET's `reconfigure`); refused while
+/// an experiment or a sweep of the function runs.
 pub async fn reconfigure(
     workspace: &Workspace,
     name: &str,
@@ -237,13 +243,25 @@ pub async fn reconfigure(
     config: Config,
     sink: &dyn Sink,
 ) -> Result<DeployOutcome> {
+    reconfigure_as(workspace, name, platform, config, sink, Changer::User).await
+}
+
+/// [`reconfigure`] by `changer`: a sweep's own steps wait for other experiments instead.
+pub(crate) async fn reconfigure_as(
+    workspace: &Workspace,
+    name: &str,
+    platform: Option<&str>,
+    config: Config,
+    sink: &dyn Sink,
+    changer: Changer,
+) -> Result<DeployOutcome> {
     let request = DeployRequest {
         name: name.to_string(),
         platform: platform.map(str::to_string),
         config,
         ..DeployRequest::default()
     };
-    let _lock = lock_function(workspace, name).await?;
+    let _lock = locks::function(workspace, name).await?;
     let p = prepare(workspace, &request)?;
     let platform = p.platform.name();
     let Some(deployed) = p.state.deployed.get(platform) else {
@@ -268,6 +286,7 @@ pub async fn reconfigure(
     }
     let mut hashes = deployed.hashes.clone();
     hashes.config = sha256_hex(Value::Object(p.merged.clone()).to_string().as_bytes());
+    let _changing = locks::change(workspace, &p.paths.name, changer).await?;
     sink.status(&format!(
         "{}: publishing configuration to {platform}",
         p.paths.name
@@ -285,6 +304,43 @@ pub async fn reconfigure(
     );
     state.save(&p.paths)?;
     Ok(outcome(&p, Action::Published))
+}
+
+/// Sets `memory` back to what it was before a sweep, in the saved (`None`: removed) and the
+/// deployed configuration, and publishes; every other key stays as it is now. Waits for a
+/// deploy in progress and for the function's other experiments.
+pub(crate) async fn restore_memory(
+    workspace: &Workspace,
+    paths: &FunctionPaths,
+    platform: &Platform,
+    saved: Option<Value>,
+    deployed: Option<Value>,
+) -> Result<()> {
+    let _lock = locks::function(workspace, paths.name.as_str()).await?;
+    let _changing = locks::change(workspace, &paths.name, Changer::Sweep).await?;
+    let name = platform.name();
+    let mut state =
+        FunctionState::load(paths)?.ok_or_else(|| unknown_function(workspace, &paths.name))?;
+    let set = |config: &mut Config, memory: Option<Value>| match memory {
+        Some(m) => config.insert("memory".to_string(), m),
+        None => config.remove("memory"),
+    };
+    let saved_config = state.config.entry(name.to_string()).or_default();
+    set(saved_config, saved);
+    if saved_config.is_empty() {
+        state.config.remove(name);
+    }
+    let Some(now) = state.deployed.get_mut(name) else {
+        return Err(Error::Usage(format!(
+            "{} is no longer deployed on {name}: nothing to restore",
+            paths.name
+        )));
+    };
+    set(&mut now.config, deployed);
+    now.hashes.config = sha256_hex(Value::Object(now.config.clone()).to_string().as_bytes());
+    now.at = now_ms();
+    state.save(paths)?;
+    republish(workspace, paths, platform).await
 }
 
 /// Publishes what `FAASET.json` says is deployed again (the engine was restarted).
@@ -513,19 +569,4 @@ fn relative_to_cwd(path: &std::path::Path) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
-}
-
-/// One deploy or reconfigure of a function at a time, across processes (a notebook cell and a
-/// CLI call may overlap): an exclusive lock on `.faaset/locks/<fn>.lock`, held until the
-/// returned file is dropped. Invalid names are refused before any path is built.
-async fn lock_function(workspace: &Workspace, name: &str) -> Result<std::fs::File> {
-    let name = FunctionName::new(name)?;
-    let dir = workspace.state_dir().join("locks");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    let path = dir.join(format!("{name}.lock"));
-    let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::io("lock", path, e))
 }

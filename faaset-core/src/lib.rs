@@ -18,6 +18,7 @@ pub mod error;
 pub mod experiment;
 pub mod function;
 pub mod invoke;
+pub mod locks;
 pub mod name;
 pub mod platform;
 pub mod plot;

@@ -351,13 +351,7 @@ impl Results {
     /// True when call `row` was a cold start: `coldStart` is true, or, lacking that cell,
     /// `newcontainer` is 1.
     pub fn is_cold(&self, row: usize) -> bool {
-        match self.cell(row, "coldStart").filter(|c| !c.is_empty()) {
-            Some(cold) => cold == "true" || number(cold) == Some(1.0),
-            None => self
-                .cell(row, "newcontainer")
-                .and_then(number)
-                .is_some_and(|n| n == 1.0),
-        }
+        cold_start(self.cell(row, "coldStart"), self.cell(row, "newcontainer")) == Some(true)
     }
 
     /// Rows whose call failed.
@@ -795,6 +789,18 @@ fn closest<'a, S: AsRef<str>>(choices: &'a [S], typed: &str) -> Option<&'a str> 
 }
 
 /// A finite number in a cell (`true`/`false` count as 1/0).
+/// Whether a call started a new environment, from its `coldStart` cell (the platform's
+/// word), else SAAF's `newcontainer`; `None` when neither says. The one definition of a cold
+/// start, for the files' readers and the runner's count alike.
+pub fn cold_start(cold_start: Option<&str>, newcontainer: Option<&str>) -> Option<bool> {
+    match cold_start.filter(|c| !c.trim().is_empty()) {
+        Some(cold) => Some(cold == "true" || number(cold) == Some(1.0)),
+        None => newcontainer
+            .filter(|c| !c.trim().is_empty())
+            .map(|n| number(n) == Some(1.0)),
+    }
+}
+
 fn number(cell: &str) -> Option<f64> {
     match cell {
         "true" => Some(1.0),

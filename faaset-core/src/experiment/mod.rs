@@ -27,6 +27,7 @@ use crate::deploy::{self, DEFAULT_PLATFORM};
 use crate::error::{Error, Result};
 use crate::function::{now_ms, FunctionPaths, FunctionState};
 use crate::invoke::Invoker;
+use crate::locks;
 use crate::name::FunctionName;
 use crate::platform::Platform;
 use crate::workspace::Workspace;
@@ -46,6 +47,8 @@ pub struct ExperimentSummary {
     pub calls: usize,
     /// Rows of this run with `error` set.
     pub errors: usize,
+    /// Rows of this run that were cold starts (`None`: no row said either way).
+    pub cold_starts: Option<usize>,
     /// Client epoch ms.
     pub start: u64,
     pub end: u64,
@@ -70,6 +73,12 @@ pub async fn experiment(
     spec.validate()?;
     let name = FunctionName::new(&spec.function)?;
     let paths = FunctionPaths::new(workspace, &name);
+    if FunctionState::load(&paths)?.is_none() {
+        return Err(deploy::unknown_function(workspace, &name));
+    }
+    // Held until the run ends: what is deployed cannot change under it (a user's deploy or
+    // reconfigure is refused, a sweep's waits), so the record below is what every call ran.
+    let _running = locks::experiment_running(workspace, &name).await?;
     let state =
         FunctionState::load(&paths)?.ok_or_else(|| deploy::unknown_function(workspace, &name))?;
     let platform_name = spec
@@ -104,7 +113,8 @@ pub async fn experiment(
     let tally = runner::run(invoker, spec, context, &mut csv, progress).await?;
     let end = now_ms();
     record.finish(end, tally.calls, tally.errors)?;
-    // Nothing stops a deploy or reconfigure during a run; say when one happened.
+    // The run lock stops this project's deploys; a change made around it (another
+    // checkout of the workspace, the cloud's console) is still detected and said.
     let now_deployed = FunctionState::load(&paths)
         .ok()
         .flatten()
@@ -125,6 +135,7 @@ pub async fn experiment(
         experiment: spec.experiment_name.clone(),
         calls: tally.calls,
         errors: tally.errors,
+        cold_starts: tally.cold_starts,
         start,
         end,
         elapsed: started.elapsed(),
@@ -136,12 +147,21 @@ pub async fn experiment(
 }
 
 /// One run of an experiment at a time (in this process or another): an exclusive lock on
-/// `.lock` in its folder, released when the run ends or its process dies.
+/// `.lock` in its folder, released when the run ends or its process dies. The file names the
+/// running process, so a refused deploy can say which experiment is in its way.
 fn lock(dir: &std::path::Path, spec: &ExperimentSpec) -> Result<std::fs::File> {
     let path = dir.join(".lock");
-    let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => {
+            locks::mark_running(&mut file)?;
+            Ok(file)
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
             "experiment {} of {} is already running; wait for it to end or pick another experiment name",
             spec.experiment_name, spec.function

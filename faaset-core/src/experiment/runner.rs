@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::function::now_ms;
 use crate::invoke::{Call, Invoker};
 
-use super::results::{is_reserved, ResultsCsv, TAGS_COLUMN};
+use super::results::{cell, is_reserved, ResultsCsv, TAGS_COLUMN};
 use super::spec::{ExperimentSpec, PayloadPlan};
 
 /// How far an experiment is, reported after every row written.
@@ -38,6 +38,9 @@ pub struct Progress {
 pub struct Tally {
     pub calls: usize,
     pub errors: usize,
+    /// Rows that were cold starts; `None` when no row said either way (a platform and a
+    /// function that report neither `coldStart` nor SAAF's `newcontainer`).
+    pub cold_starts: Option<usize>,
 }
 
 /// The same for every row of a run.
@@ -53,6 +56,8 @@ pub struct RowContext {
 pub struct Row {
     pub thread: usize,
     pub failed: bool,
+    /// Whether the call was a cold start, when the row says ([`crate::results::cold_start`]).
+    pub cold: Option<bool>,
     pub cells: Vec<(String, Value)>,
 }
 
@@ -141,6 +146,9 @@ impl Writer<'_> {
         self.rows_of[row.thread] += 1;
         self.tally.calls += 1;
         self.tally.errors += row.failed as usize;
+        if let Some(cold) = row.cold {
+            *self.tally.cold_starts.get_or_insert(0) += cold as usize;
+        }
         (self.progress)(Progress {
             done: self.tally.calls,
             total: self.total,
@@ -251,9 +259,20 @@ impl Outcome {
                 .into_iter()
                 .zip(response.into_iter().map(|(_, v)| v)),
         );
+        let text = |column: &str| {
+            cells
+                .iter()
+                .find(|(name, _)| name == column)
+                .map(|(_, value)| cell(value))
+        };
+        let cold = crate::results::cold_start(
+            text("coldStart").as_deref(),
+            text("newcontainer").as_deref(),
+        );
         Row {
             thread,
             failed,
+            cold,
             cells,
         }
     }

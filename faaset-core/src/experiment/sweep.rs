@@ -29,8 +29,9 @@ use crate::analysis;
 use crate::config::{self, Config};
 use crate::deploy::{self, DEFAULT_PLATFORM};
 use crate::error::{Error, Result};
-use crate::function::{now_ms, Deployed, FunctionPaths, FunctionState};
+use crate::function::{FunctionPaths, FunctionState};
 use crate::invoke::Invoker;
+use crate::locks::{self, Changer};
 use crate::name::FunctionName;
 use crate::platform::Platform;
 use crate::plot::SweepPoint;
@@ -382,6 +383,9 @@ pub async fn sweep(
     progress: &(dyn Fn(SweepEvent) + Sync),
 ) -> Result<SweepReport> {
     let plan = plan(workspace, spec)?;
+    // Held until the configuration is restored (also by a restore in the background): no
+    // other sweep, deploy or reconfigure of the function lands in the middle.
+    let sweeping = locks::sweep(workspace, &plan.name)?;
     let paths = FunctionPaths::new(workspace, &plan.name);
     let state = FunctionState::load(&paths)?
         .ok_or_else(|| deploy::unknown_function(workspace, &plan.name))?;
@@ -401,13 +405,19 @@ pub async fn sweep(
         workspace: workspace.clone(),
         paths,
         platform: plan.platform.clone(),
-        saved: state.config.get(platform).cloned(),
-        deployed,
+        saved_memory: state
+            .config
+            .get(platform)
+            .and_then(|c| c.get("memory"))
+            .cloned(),
+        deployed_memory: deployed.config.get("memory").cloned(),
+        _sweeping: sweeping,
     }));
 
     let outcome = run(workspace, spec, &plan, progress).await;
     let original = guard.0.take().expect("restore pending");
     let restored = original.restore().await;
+    drop(original);
     if restored.is_ok() {
         if let Some(m) = original_memory {
             progress(SweepEvent::Status(format!(
@@ -489,7 +499,15 @@ async fn run(
     let mut invoker = None;
     for (index, &memory) in plan.memory.iter().enumerate() {
         let config = Config::from_iter([("memory".to_string(), json!(memory))]);
-        deploy::reconfigure(workspace, plan.name.as_str(), Some(platform), config, &sink).await?;
+        deploy::reconfigure_as(
+            workspace,
+            plan.name.as_str(),
+            Some(platform),
+            config,
+            &sink,
+            Changer::Sweep,
+        )
+        .await?;
         if invoker.is_none() {
             invoker = Some(Invoker::new(workspace, plan.name.as_str(), Some(platform)).await?);
         }
@@ -571,10 +589,6 @@ fn point(
     fraction: f64,
     pricing: &Pricing,
 ) -> Result<MemoryResult> {
-    let cold_starts = calls
-        .iter()
-        .any(|c| c.cold.is_some())
-        .then(|| calls.iter().filter(|c| c.cold == Some(true)).count());
     let mut mismatched = 0;
     let mut measured: Vec<(f64, f64)> = Vec::new(); // (metric, cost)
     for call in calls.iter().filter(|c| !c.failed) {
@@ -616,7 +630,7 @@ fn point(
         memory,
         calls: summary.calls,
         errors: summary.errors,
-        cold_starts,
+        cold_starts: summary.cold_starts,
         mismatched,
         stats,
         run_index: summary.run_index,
@@ -639,14 +653,20 @@ pub struct CallRecord {
     pub cold: Option<bool>,
 }
 
-/// The rows of one experiment run: the last `summary.calls` rows of its `results.csv` (runs
-/// of one experiment never overlap: the experiment's lock serialises them), read by the one
-/// reader of results files, so "error", "cold start" and "number" mean what they mean in
-/// `load`, `stats` and `plot`.
+/// The rows of one experiment run: those of its `results.csv` whose `startTime` lies within
+/// the run (runs of one experiment never overlap: the experiment's lock serialises them, so
+/// a run appended after this one ended is not mistaken for it), read by the one reader of
+/// results files, so "error", "cold start" and "number" mean what they mean in `load`,
+/// `stats` and `plot`.
 pub fn read_run(summary: &ExperimentSummary) -> Result<Vec<CallRecord>> {
     let results = crate::results::Results::from_path(&summary.results_csv, "", "")?;
-    let first = results.len().saturating_sub(summary.calls);
-    Ok((first..results.len())
+    let window = summary.start as f64..=summary.end as f64;
+    Ok((0..results.len())
+        .filter(|&row| {
+            results
+                .number(row, "startTime")
+                .is_some_and(|t| window.contains(&t))
+        })
         .map(|row| {
             let number = |column: &str| results.number(row, column);
             let known = |column: &str| {
@@ -678,32 +698,31 @@ impl Sink for EventSink<'_> {
     }
 }
 
-/// What was deployed before the sweep.
+/// The memory the function had before the sweep, and the sweep lock until it is back.
 struct Original {
     workspace: Workspace,
     paths: FunctionPaths,
     platform: Platform,
-    /// The user's saved configuration on the platform (`None`: nothing saved).
-    saved: Option<Config>,
-    deployed: Deployed,
+    /// `memory` in the user's saved configuration on the platform (`None`: not saved, so
+    /// a memory that came from the platform's defaults is not pinned after the sweep).
+    saved_memory: Option<Value>,
+    /// `memory` in the deployed configuration.
+    deployed_memory: Option<Value>,
+    _sweeping: locks::Held,
 }
 
 impl Original {
-    /// Puts back the saved and deployed configuration exactly (so a memory that came from
-    /// the platform defaults is not pinned in the saved configuration) and publishes it.
+    /// Puts back the memory (the one key a sweep changes, so nothing else anybody changed is
+    /// undone) and publishes it.
     async fn restore(&self) -> Result<()> {
-        let name = self.platform.name();
-        let mut state = FunctionState::load(&self.paths)?
-            .ok_or_else(|| deploy::unknown_function(&self.workspace, &self.paths.name))?;
-        match &self.saved {
-            Some(saved) => state.config.insert(name.to_string(), saved.clone()),
-            None => state.config.remove(name),
-        };
-        let mut deployed = self.deployed.clone();
-        deployed.at = now_ms();
-        state.deployed.insert(name.to_string(), deployed);
-        state.save(&self.paths)?;
-        deploy::republish(&self.workspace, &self.paths, &self.platform).await
+        deploy::restore_memory(
+            &self.workspace,
+            &self.paths,
+            &self.platform,
+            self.saved_memory.clone(),
+            self.deployed_memory.clone(),
+        )
+        .await
     }
 }
 
@@ -832,6 +851,7 @@ mod tests {
             experiment_json: PathBuf::new(),
             run_index: 0,
             changed_during_run: None,
+            cold_starts: None,
         };
         let call = |d: f64| CallRecord {
             duration: Some(d),

@@ -371,26 +371,75 @@ fn two_hundred_threads_make_a_thousand_rows() {
     assert!(rows.iter().all(|r| r["error"].is_empty()));
 }
 
-/// A reconfigure while an experiment runs is not prevented, but recorded and said: the rows
-/// of that run mix two settings.
+/// D7: a reconfigure or a changing deploy while an experiment runs is refused with a message
+/// naming the experiment, so every row of the run has the settings its record says; calling
+/// the unchanged function is not blocked, and the change goes through once the run ends.
 #[test]
-fn a_reconfigure_during_a_run_is_recorded() {
+fn a_change_during_a_run_is_refused_and_every_row_has_the_recorded_memory() {
+    let ws = TempWorkspace::with_functions(&["sleeper"]);
+    ws.faaset(&["deploy", "sleeper", "--config", r#"{"memory": 256}"#])
+        .ok();
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let rt = runtime();
+    let slow = spec("sleeper", "steady", 2, 8, json!([{"ms": 150}]));
+    let csv = ws.file("functions/sleeper/experiments/steady/results.csv");
+    let summary = std::thread::scope(|scope| {
+        let changes = scope.spawn(|| {
+            // Once rows arrive the run holds its lock: no fixed sleep.
+            while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let refused = ws
+                .faaset(&["reconfigure", "sleeper", r#"{"memory": 1024}"#])
+                .user_error("sleeper has a running experiment (steady (pid ");
+            let deploy = ws.faaset(&["deploy", "sleeper", "--config", r#"{"memory": 512}"#]);
+            let deploy = deploy.user_error("wait for it to end (or stop it)");
+            // An invoke of the unchanged function is served meanwhile.
+            let invoked = ws
+                .faaset(&["invoke", "sleeper", r#"{"ms": 1}"#])
+                .ok()
+                .json();
+            (refused.stderr(), deploy.stderr(), invoked)
+        });
+        let summary = rt.block_on(experiment(&workspace, &slow, &|_| {})).unwrap();
+        (summary, changes.join().unwrap())
+    });
+    let (summary, (_, _, invoked)) = summary;
+    assert_eq!(invoked["memorySize"], 256);
+    assert_eq!(summary.changed_during_run, None);
+    assert_eq!((summary.calls, summary.errors), (16, 0));
+    let (_, rows) = read_csv(&csv);
+    assert!(rows.iter().all(|r| r["memorySize"] == "256"), "{rows:?}");
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.file("functions/sleeper/experiments/steady/experiment.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["runs"][0]["config"]["memory"], 256, "{record}");
+    assert!(record["runs"][0].get("changedDuringRun").is_none());
+    // After the run the change goes through.
+    ws.faaset(&["reconfigure", "sleeper", r#"{"memory": 1024}"#])
+        .ok();
+}
+
+/// A change made around the lock (another tool rewrote FAASET.json's deployment) is still
+/// detected, recorded and said.
+#[test]
+fn a_change_around_the_lock_is_recorded() {
     let ws = TempWorkspace::with_functions(&["sleeper"]);
     ws.faaset(&["deploy", "sleeper"]).ok();
     let workspace = Workspace::open(ws.path()).unwrap();
     let rt = runtime();
-    let steady = spec("sleeper", "steady", 1, 2, json!([{"ms": 50}]));
-    let summary = rt
-        .block_on(experiment(&workspace, &steady, &|_| {}))
-        .unwrap();
-    assert_eq!(summary.changed_during_run, None);
-
-    let slow = spec("sleeper", "drift", 2, 5, json!([{"ms": 300}]));
+    let state_file = ws.file("functions/sleeper/FAASET.json");
+    let slow = spec("sleeper", "drift", 2, 5, json!([{"ms": 200}]));
     let summary = std::thread::scope(|scope| {
         scope.spawn(|| {
-            std::thread::sleep(std::time::Duration::from_millis(450));
-            ws.faaset(&["reconfigure", "sleeper", r#"{"memory": 1024}"#])
-                .ok();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let mut state: Value =
+                serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+            state["deployed"]["local"]["config"]["memory"] = json!(1024);
+            state["deployed"]["local"]["at"] = json!(u64::MAX / 2);
+            std::fs::write(&state_file, state.to_string()).unwrap();
         });
         rt.block_on(experiment(&workspace, &slow, &|_| {})).unwrap()
     });

@@ -323,3 +323,78 @@ fn ctrl_c_during_a_sweep_restores_the_memory_setting() {
         "the engine runs 1024 MB again"
     );
 }
+
+/// D7: a second sweep, a reconfigure and a changing deploy are refused while a sweep runs, so
+/// every row of each step ran at that step's memory and the function ends at its memory.
+#[test]
+fn a_sweep_refuses_overlapping_sweeps_and_changes_and_restores_the_memory() {
+    let ws = TempWorkspace::with_functions(&["sleeper"]);
+    ws.faaset(&["deploy", "sleeper"]).ok();
+    let dir = ws.file("functions/sleeper/experiments/swA");
+    let (sweep_a, refusals) = std::thread::scope(|scope| {
+        let refusals = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            while !dir.join("results.csv").exists() {
+                assert!(started.elapsed().as_secs() < 60, "sweep A wrote no rows");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let b = ws.faaset(&[
+                "sweep",
+                "sleeper",
+                "--memory",
+                "1024,2048",
+                "--runs-per-thread",
+                "5",
+                "--payloads",
+                r#"[{"ms":50}]"#,
+                "--experiment-name",
+                "swB",
+            ]);
+            let b = b.user_error("another memory sweep of sleeper is running");
+            let r = ws.faaset(&["reconfigure", "sleeper", r#"{"memory": 1024}"#]);
+            let r = r.user_error("a memory sweep of sleeper is running");
+            (b.stderr(), r.stderr())
+        });
+        let a = ws
+            .faaset(&[
+                "sweep",
+                "sleeper",
+                "--memory",
+                "128,256",
+                "--runs-per-thread",
+                "30",
+                "--payloads",
+                r#"[{"ms":50}]"#,
+                "--experiment-name",
+                "swA",
+            ])
+            .ok();
+        (a, refusals.join().unwrap())
+    });
+    assert!(
+        sweep_a.stderr().contains("memory restored to 512 MB"),
+        "{}",
+        sweep_a.stderr()
+    );
+    assert!(
+        !ws.file("functions/sleeper/experiments/swB").exists(),
+        "{refusals:?}"
+    );
+    let rows = rows(&dir.join("results.csv"));
+    assert_eq!(rows.len(), 60);
+    for row in &rows {
+        let tags: Value = serde_json::from_str(&row["tags"]).unwrap();
+        assert_eq!(row["memorySize"], tags["memory"].to_string(), "{row:?}");
+    }
+    let state = json_file(&ws, "functions/sleeper/FAASET.json");
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], 512);
+    assert!(
+        state["config"]
+            .get("local")
+            .and_then(|c| c.get("memory"))
+            .is_none(),
+        "the default memory is not pinned: {state}"
+    );
+    let response = ws.faaset(&["invoke", "sleeper", r#"{"ms":1}"#]).ok().json();
+    assert_eq!(response["memorySize"], 512);
+}

@@ -54,10 +54,8 @@ pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<(
             summary.elapsed.as_secs_f64()
         );
     }
-    let cold = sweep::read_run(&summary)
-        .ok()
-        .filter(|calls| calls.iter().any(|c| c.cold.is_some()))
-        .map(|calls| calls.iter().filter(|c| c.cold == Some(true)).count())
+    let cold = summary
+        .cold_starts
         .map(|n| format!(", {n} cold start{}", plural(n)))
         .unwrap_or_default();
     let seconds = summary.elapsed.as_secs_f64();

@@ -46,7 +46,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 config: optional_object(args.config.as_deref(), "--config")?,
                 force: false,
             };
-            let paths = deploy::create(&workspace, &request)?;
+            let paths = deploy::create(&workspace, &request).await?;
             eprintln!(
                 "created {}: edit {} then run `faaset deploy {}`",
                 paths.name,
