@@ -74,7 +74,9 @@ pub async fn run(
     let plan = Arc::new(PayloadPlan::new(spec));
     let payloads = Arc::new(spec.payloads.clone());
     let context = Arc::new(context);
-    let (sender, mut receiver) = mpsc::unbounded_channel::<Row>();
+    // Bounded: a worker whose rows the writer has not caught up with (a slow disk) waits
+    // before its next call instead of piling rows up in memory.
+    let (sender, mut receiver) = mpsc::channel::<Row>(2 * spec.threads);
     // Dropping the set (an error below, or the caller dropping this future) aborts the calls.
     let mut workers = JoinSet::new();
     for thread in 0..spec.threads {
@@ -167,7 +169,7 @@ struct Worker {
     plan: Arc<PayloadPlan>,
     payloads: Arc<Vec<Value>>,
     context: Arc<RowContext>,
-    sender: mpsc::UnboundedSender<Row>,
+    sender: mpsc::Sender<Row>,
 }
 
 impl Worker {
@@ -186,7 +188,7 @@ impl Worker {
                 ),
             };
             let row = outcome.into_row(&self.context, self.thread, run, payload);
-            if self.sender.send(row).is_err() {
+            if self.sender.send(row).await.is_err() {
                 return; // the writer is gone: the experiment was stopped
             }
         }

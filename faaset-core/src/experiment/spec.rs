@@ -58,6 +58,13 @@ impl ExperimentSpec {
         if self.threads == 0 {
             return Err(usage("threads must be at least 1 (e.g. threads=1)"));
         }
+        if self.threads > MAX_THREADS {
+            return Err(usage(format!(
+                "threads is too large ({}); at most {MAX_THREADS} concurrent calls per experiment \
+                 (AWS Lambda's default concurrency is 1000, the local engine's too)",
+                self.threads
+            )));
+        }
         if self.runs_per_thread == 0 {
             return Err(usage(
                 "runs_per_thread must be at least 1 (e.g. runs_per_thread=10)",
@@ -112,8 +119,16 @@ impl ExperimentSpec {
     }
 }
 
-/// More calls than this in one experiment is certainly a typo.
-const MAX_CALLS: usize = 100_000_000;
+/// More calls than this in one experiment is certainly a typo (10 million calls take almost
+/// three hours even at Lambda's default 1000 concurrent calls of 1 s); the payload plan holds
+/// 4 bytes per call.
+pub const MAX_CALLS: usize = 10_000_000;
+
+/// Concurrent workers of one experiment: each is a task with a connection, and on the local
+/// platform an environment (a process and a cgroup), so far more than a platform admits
+/// (Lambda's default account concurrency and the local engine's limit are 1000) only makes
+/// throttling errors, or exhausts the machine's file descriptors.
+pub const MAX_THREADS: usize = 10_000;
 
 fn usage(message: impl Into<String>) -> Error {
     Error::Usage(message.into())
@@ -270,6 +285,9 @@ mod tests {
     fn bad_parameters_say_what_to_fix() {
         let err = |s: ExperimentSpec| s.validate().unwrap_err().to_string();
         assert!(err(spec(0, 1, 1, false)).contains("threads must be at least 1"));
+        assert!(err(spec(MAX_THREADS + 1, 1, 1, false)).contains("threads is too large (10001)"));
+        spec(MAX_THREADS, 1, 1, false).validate().unwrap();
+        assert!(err(spec(1000, MAX_CALLS / 1000 + 1, 1, false)).contains("at most 10000000 calls"));
         assert!(err(spec(1, 0, 1, false)).contains("runs_per_thread must be at least 1"));
         assert!(err(spec(1, 1, 0, false)).contains("payload list is empty"));
         assert!(err(spec(usize::MAX, 2, 1, false)).contains("too large"));

@@ -289,6 +289,14 @@ fn bad_input_is_refused_before_anything_is_written() {
             "invalid experiment name \"../up\"",
         ),
         (
+            // D14: 100,000 workers would fork-bomb the machine on the local platform.
+            ExperimentSpec {
+                threads: 100_000,
+                ..ok()
+            },
+            "threads is too large (100000); at most 10000",
+        ),
+        (
             ExperimentSpec {
                 experiment_name: "".into(),
                 ..ok()
