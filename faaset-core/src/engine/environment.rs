@@ -85,10 +85,7 @@ impl Environment {
         let server = tokio::spawn(runtime_api::serve(listener, secret, rx, init.clone()));
 
         rotate_log(&spec.log_file);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log_file);
+        let log = private_log(&spec.log_file);
         let (stdout, stderr) = match log {
             Ok(file) => (Stdio::from(file.try_clone()?), Stdio::from(file)),
             Err(_) => (Stdio::null(), Stdio::null()),
@@ -253,6 +250,19 @@ impl Drop for Environment {
 /// A function log past this size is moved to `<log>.1` (replacing the one before) when an
 /// environment starts, so a chatty function cannot fill the disk over many calls.
 const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Opens a function's log for appending, readable by its owner only (it holds what the
+/// function printed: payloads, responses, secrets it was careless with), whatever its mode was.
+fn private_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
 
 fn rotate_log(log: &Path) {
     if std::fs::metadata(log).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {

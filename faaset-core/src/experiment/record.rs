@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-use crate::function::{write_atomic, Deployed};
+use crate::function::{write_private_atomic, Deployed};
 
 use super::spec::ExperimentSpec;
 
@@ -127,7 +127,7 @@ impl ExperimentRecord {
 
     fn save(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.doc).expect("record serializes") + "\n";
-        write_atomic(&self.path, text.as_bytes())
+        write_private_atomic(&self.path, text.as_bytes())
     }
 }
 

@@ -128,12 +128,21 @@ impl HttpTarget {
             }
         };
         let status = response.status();
-        match response.bytes().await {
-            Ok(body) if status.is_success() => HttpResponse {
+        match read_bounded(response, MAX_RESPONSE).await {
+            Ok(None) => HttpResponse {
+                body: bytes::Bytes::new(),
+                failure: Some(format!(
+                    "the answer of {} is larger than {} MiB, the most FaaSET-rs keeps of one \
+                     answer (Lambda's response limit): return less, or a reference to it",
+                    self.shown,
+                    MAX_RESPONSE >> 20
+                )),
+            },
+            Ok(Some(body)) if status.is_success() => HttpResponse {
                 body,
                 failure: None,
             },
-            Ok(body) => HttpResponse {
+            Ok(Some(body)) => HttpResponse {
                 failure: Some(super::answered(&self.shown, status, &body)),
                 body,
             },
@@ -147,4 +156,27 @@ impl HttpTarget {
             },
         }
     }
+}
+
+/// The most of one answer that is read (and so kept in a row): Lambda's response limit, so
+/// an endpoint that streams without end cannot exhaust the runner's memory.
+pub const MAX_RESPONSE: usize = crate::engine::wire::MAX_PAYLOAD;
+
+/// The body, or `None` as soon as it is known to exceed `limit` bytes (from its
+/// `Content-Length` or while reading it).
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<Option<bytes::Bytes>> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }

@@ -47,7 +47,13 @@ pub async fn run(
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     }
-    let mut log_file = tokio::fs::File::create(log)
+    // Owner-only: run.sh's log holds payloads and answers.
+    let mut log_file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(log)
         .await
         .map_err(|e| Error::io("create", log, e))?;
     // `exec 2>&1` merges stderr into stdout so lines keep their order in the log.

@@ -130,3 +130,66 @@ fn five_thousand_concurrent_calls_are_tasks_not_threads() {
     // 5,000 one-second calls one after another would take 83 minutes; concurrently, seconds.
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
 }
+
+/// A misbehaving endpoint on loopback: answers every request with a chunked body that never
+/// ends (`endless`), or one that declares `declared` bytes in its Content-Length.
+fn serve_oversized(runtime: &tokio::runtime::Runtime, declared: Option<usize>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0; 65536];
+                let _ = stream.read(&mut request).await;
+                let chunk = vec![b'x'; 64 * 1024];
+                let head = match declared {
+                    Some(n) => format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n"),
+                    None => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_string(),
+                };
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    let written = match declared {
+                        Some(_) => stream.write_all(&chunk).await,
+                        None => {
+                            let size = format!("{:x}\r\n", chunk.len());
+                            let mut framed = size.into_bytes();
+                            framed.extend_from_slice(&chunk);
+                            framed.extend_from_slice(b"\r\n");
+                            stream.write_all(&framed).await
+                        }
+                    };
+                    if written.is_err() {
+                        return; // the client hung up: it stopped reading, as it should
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{address}/")
+}
+
+/// An answer larger than 6 MiB is a failed call with a message saying so, read no further
+/// than the limit: an endpoint that streams without end cannot exhaust the runner's memory.
+#[test]
+fn an_oversized_or_endless_answer_is_a_clear_error_not_unbounded_memory() {
+    let rt = runtime();
+    let ws = TempWorkspace::with_functions(&[]);
+    for (name, declared) in [("endless", None), ("declared", Some(30 << 20))] {
+        let url = serve_oversized(&rt, declared);
+        let config = format!(r#"{{"url":"{url}","timeout":20}}"#);
+        ws.faaset(&["new", name, "--platform", "http", "--config", &config])
+            .ok();
+        let started = Instant::now();
+        ws.faaset(&["invoke", name])
+            .user_error("is larger than 6 MiB, the most FaaSET-rs keeps of one answer");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{name}: stopped at the limit, not at the timeout"
+        );
+    }
+}

@@ -391,3 +391,36 @@ fn a_run_script_reads_the_payload_from_stdin_and_sees_it_as_its_second_argument(
     assert_eq!(answer["argument"], 1, "$2 is `-`: {}", answer["argument"]);
     ws.faaset(&["local", "stop"]).ok();
 }
+
+/// Every file that holds payloads or responses is readable by its owner only, even a log an
+/// earlier release created world-readable.
+#[test]
+fn files_with_payloads_and_answers_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.faaset(&["invoke", "hello_world", r#"{"name":"secret"}"#])
+        .ok();
+    let log = ws.file("functions/hello_world/local/logs/function.log");
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A new configuration is a new environment, which reopens the log.
+    ws.faaset(&["reconfigure", "hello_world", r#"{"memory": 256}"#])
+        .ok();
+    ws.faaset(&[
+        "experiment",
+        "hello_world",
+        "--payloads",
+        r#"[{"name":"secret"}]"#,
+        "--experiment-name",
+        "private",
+    ])
+    .ok();
+    let experiment = ws.file("functions/hello_world/experiments/private");
+    for file in [
+        log,
+        experiment.join("results.csv"),
+        experiment.join("experiment.json"),
+    ] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+}
