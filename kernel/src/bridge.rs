@@ -15,9 +15,10 @@ use serde_json::{json, Value};
 use crate::display::CellSink;
 use crate::kernel::Shared;
 
-/// Where the session finds the kernel, passed to it through its environment.
+/// Where the session finds the kernel, passed to it through its environment: the address,
+/// and the path of the owner-only file that holds the token (never the token itself).
 pub const ADDRESS_VAR: &str = "FAASET_KERNEL_BRIDGE";
-pub const TOKEN_VAR: &str = "FAASET_KERNEL_TOKEN";
+pub const TOKEN_FILE_VAR: &str = "FAASET_KERNEL_TOKEN_FILE";
 
 #[derive(Clone)]
 struct BridgeState {

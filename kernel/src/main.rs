@@ -74,9 +74,14 @@ fn serve(connection_file: &Path) -> Result<()> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    // The token is in an owner-only file, and only its path in the environment: every child
+    // of the kernel (cargo, `build.rs` of a `:dep` crate, a function's build) inherits the
+    // environment, and would show the secret in an `env` dump or a log. The session reads
+    // it at each call, so a session evcxr restarts (after an interrupt) finds it again.
+    let token_file = TokenFile::write(&workspace, &token)?;
     // Still one thread here: setting the environment is safe, and the session inherits it.
     std::env::set_var(bridge::ADDRESS_VAR, listener.local_addr()?.to_string());
-    std::env::set_var(bridge::TOKEN_VAR, &token);
+    std::env::set_var(bridge::TOKEN_FILE_VAR, &token_file.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -86,6 +91,49 @@ fn serve(connection_file: &Path) -> Result<()> {
         workspace,
         BridgeListener { listener, token },
     ))
+}
+
+/// `.faaset/kernel/bridge-<pid>.token` (mode 0600, in a 0700 folder), removed when the
+/// kernel ends; files of kernels that died are removed when the next one starts.
+struct TokenFile(PathBuf);
+
+impl TokenFile {
+    fn write(workspace: &Workspace, token: &str) -> Result<Self> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let dir = workspace.state_dir().join("kernel");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        for stale in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = stale.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("bridge-")
+                .and_then(|rest| rest.strip_suffix(".token"))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !faaset::engine::process_alive(pid)) {
+                let _ = std::fs::remove_file(stale.path());
+            }
+        }
+        let path = dir.join(format!("bridge-{}.token", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(token.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(TokenFile(path))
+    }
+}
+
+impl Drop for TokenFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The session's code is a `cdylib` linked against the toolchain's `libstd-*.so`; its

@@ -2,6 +2,8 @@
 and bad magics answered with a clear error while the kernel stays alive."""
 
 import json
+import pathlib
+import threading
 
 import pytest
 
@@ -62,6 +64,30 @@ def test_invoke_shows_the_response(hello):
     outputs = hello.ok('%faaset invoke hello_world {"name": "Bob"}')
     shown = of_type(outputs, "display_data")
     assert shown and shown[-1]["data"]["application/json"]["message"] == "Hello Bob!"
+
+
+def test_the_bridge_token_stays_out_of_environments_and_survives_an_interrupt(hello):
+    """D23: the kernel's children (cargo, build scripts, the session) inherit only the path of
+    an owner-only file holding the bridge token, never the token."""
+    files = list((hello.workspace / ".faaset" / "kernel").glob("bridge-*.token"))
+    assert len(files) == 1, files
+    assert files[0].stat().st_mode & 0o777 == 0o600
+    token = files[0].read_text()
+    assert len(token) >= 32
+    pid = int(files[0].name[len("bridge-"):-len(".token")])
+    assert token.encode() not in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+    outputs = hello.ok(
+        'std::env::vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")'
+    )
+    assert "FAASET_KERNEL_TOKEN_FILE" in text(outputs) and token not in text(outputs)
+    # evcxr restarts the session after an interrupt; it finds the token again.
+    interrupter = threading.Timer(3.0, hello.manager.interrupt_kernel)
+    interrupter.start()
+    reply, _ = hello.fails("loop { std::thread::sleep(std::time::Duration::from_millis(50)); }")
+    interrupter.join()
+    assert reply["ename"] == "Interrupted", reply
+    outputs = hello.ok('hello_world(json!({"name": "Zoe"}))["message"].clone()')
+    assert result_text(outputs) == '"Hello Zoe!"'
 
 
 def test_reconfigure_publishes_without_rebuilding(hello):

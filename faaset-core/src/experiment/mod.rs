@@ -99,6 +99,7 @@ pub async fn experiment(
     let dir = paths.experiments_dir().join(&spec.experiment_name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let _lock = lock(&dir, spec)?;
+    remove_leftovers(&dir);
     let mut record = ExperimentRecord::load(&dir.join("experiment.json"), spec)?;
     let mut csv = ResultsCsv::open(&dir.join("results.csv"))?;
     let start = now_ms();
@@ -144,6 +145,18 @@ pub async fn experiment(
         run_index: record.run_index(),
         changed_during_run,
     })
+}
+
+/// Removes the temporary files a killed run left (a widening of `results.csv`, a write of
+/// `experiment.json`): under the experiment's lock nobody else writes them.
+fn remove_leftovers(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".results.csv.tmp") || name.starts_with(".experiment.json.tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// One run of an experiment at a time (in this process or another): an exclusive lock on

@@ -851,7 +851,8 @@ mod tests {
             experiment_json: PathBuf::new(),
             run_index: 0,
             changed_during_run: None,
-            cold_starts: None,
+            // The runner's count, which the point reports as it is.
+            cold_starts: Some(0),
         };
         let call = |d: f64| CallRecord {
             duration: Some(d),

@@ -310,7 +310,7 @@ fn engine_keeps(key: &std::ffi::OsStr) -> bool {
             | "RUST_BACKTRACE"
             | "RUST_LOG"
             | "LLVM_PROFILE_FILE"
-    ) || (key.starts_with("FAASET_") && key != "FAASET_KERNEL_TOKEN")
+    ) || (key.starts_with("FAASET_") && !key.starts_with("FAASET_KERNEL_"))
 }
 
 /// Starts `faaset local serve` for the workspace as a daemon (own process group, output to

@@ -2,7 +2,7 @@
 //! `fn hello_world(payload: Value) -> Value { faaset_bridge::call("hello_world", payload) }`.
 //!
 //! The bridge owns no state: each call goes over loopback to the kernel that started the
-//! session (address and token in `FAASET_KERNEL_BRIDGE` / `FAASET_KERNEL_TOKEN`, inherited
+//! session (address in `FAASET_KERNEL_BRIDGE`, token in the file `FAASET_KERNEL_TOKEN_FILE`, inherited
 //! by the session process), which deploys the function if it changed, calls it, and answers
 //! with the response. Only `serde_json` is used, so the session compiles it in seconds.
 
@@ -238,7 +238,10 @@ fn escape(text: &str) -> String {
 fn request(method: &str, path: &str, body: &str) -> Result<Value, String> {
     let address = std::env::var("FAASET_KERNEL_BRIDGE")
         .map_err(|_| "faaset_bridge works only inside the faaset Jupyter kernel".to_string())?;
-    let token = std::env::var("FAASET_KERNEL_TOKEN").unwrap_or_default();
+    // Read at each call: only the file's path is in the environment (see the kernel's main).
+    let token = std::env::var_os("FAASET_KERNEL_TOKEN_FILE")
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
     let mut stream = TcpStream::connect(&address)
         .map_err(|e| format!("cannot reach the faaset kernel at {address}: {e}"))?;
     let head = format!(
