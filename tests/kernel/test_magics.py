@@ -90,6 +90,12 @@ def test_the_bridge_token_stays_out_of_environments_and_survives_an_interrupt(he
     assert result_text(outputs) == '"Hello Zoe!"'
 
 
+def test_a_payload_of_several_megabytes_goes_through_the_bridge(hello):
+    """D17: the bridge takes what a function takes (Lambda's 6 MB), not axum's 2 MB default."""
+    outputs = hello.ok('hello_world(json!({"name": "x".repeat(3_000_000)}))["message"].as_str().unwrap().len()')
+    assert result_text(outputs) == str(len("Hello !") + 3_000_000)
+
+
 def test_reconfigure_publishes_without_rebuilding(hello):
     outputs = hello.ok('%faaset reconfigure hello_world {"memory": 512}')
     assert "configuration only" in text(outputs) or "publishing configuration" in text(outputs)
