@@ -159,6 +159,17 @@ impl Limits {
         Ok(Some(cgroup))
     }
 
+    /// Ends what killed engines left in their cgroups and removes them: at start, and again
+    /// from the reaper, since an engine killed a moment before this one started (a client
+    /// reconnecting at once) may not have finished dying at the first look.
+    pub fn remove_stale(&self) {
+        if let Limits::Enforced(h) = self {
+            for dir in h.dirs() {
+                remove_stale_siblings(dir);
+            }
+        }
+    }
+
     /// Removes the engine's parent cgroups (at shutdown, when they are empty).
     pub fn cleanup(&self) {
         if let Limits::Enforced(h) = self {
@@ -313,7 +324,8 @@ fn remove_stale_siblings(own: &Path) {
         let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("faaset-engine-")) else {
             continue;
         };
-        if Path::new("/proc").join(pid).exists() {
+        // A zombie is gone too: a killed engine waits for its parent to reap it.
+        if pid.parse().is_ok_and(super::process_alive) {
             continue;
         }
         let dir = entry.path();

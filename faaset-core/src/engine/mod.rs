@@ -87,9 +87,14 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
         let idle_exit = idle_exit();
         tokio::spawn(async move {
             let mut busy_at = std::time::Instant::now();
-            loop {
+            for tick in 0u64.. {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 engine.pool.reap();
+                if tick % 5 == 0 {
+                    let engine = engine.clone();
+                    let _ = tokio::task::spawn_blocking(move || engine.pool.limits.remove_stale())
+                        .await;
+                }
                 if !engine.pool.is_empty() {
                     busy_at = std::time::Instant::now();
                 }

@@ -225,3 +225,162 @@ fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
     assert!(ended, "the engine of a deleted workspace kept running");
     assert!(child_ended, "sleep {child} outlived its deleted workspace");
 }
+
+/// Misbehaves as asked: panics, spins, allocates past its memory, leaves a child running,
+/// prints 100 MB, or answers 30 MB.
+const CHAOS: &str = r#"
+fn chaos(request: Value, _context: Context) -> Value {
+    match request["do"].as_str().unwrap_or("") {
+        "panic" => panic!("chaos asked for a panic"),
+        "loop" => loop {
+            std::hint::spin_loop();
+        },
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 16 << 20]);
+            }
+        }
+        "spawn" => {
+            let child = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+            let pid = child.id();
+            std::mem::forget(child);
+            json!({"child": pid})
+        }
+        "print" => {
+            let line = "p".repeat(1 << 20);
+            for _ in 0..100 {
+                println!("{line}");
+            }
+            json!({"misbehaved": 100})
+        }
+        "answer" => json!({"big": "a".repeat(30 << 20)}),
+        _ => json!({}),
+    }
+}
+"#;
+
+/// Processes whose executable or working folder is under `dir` (the workspace: bootstraps
+/// and what they started run from its stored code).
+fn processes_under(dir: &Path) -> Vec<u32> {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != std::process::id() && faaset::engine::process_alive(pid))
+        .filter(|pid| {
+            ["exe", "cwd"].iter().any(|link| {
+                std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|p| p.starts_with(&dir))
+            })
+        })
+        .collect()
+}
+
+/// The chaos test of #11: for 30 s, 16 threads call functions that panic, loop past their
+/// timeout, allocate past their memory, leave children running, print 100 MB and answer
+/// 30 MB, each call followed by a `hello_world` that must be served. Then `local stop` leaves
+/// no process and no cgroup of the engine behind.
+#[test]
+fn sixteen_threads_of_misbehaving_functions_cannot_poison_the_engine() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    ws.add_function("chaos", CHAOS);
+    ws.faaset(&[
+        "deploy",
+        "chaos",
+        "--config",
+        r#"{"memory": 1024, "timeout": 10}"#,
+    ])
+    .ok();
+    ws.faaset(&["deploy", "hello_world"]).ok();
+    let engine = engine_pid(&ws);
+    let workspace = faaset::Workspace::open(ws.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let modes = ["panic", "loop", "alloc", "spawn", "print", "answer"];
+    let (calls, children) = runtime.block_on(async {
+        let chaos = std::sync::Arc::new(
+            faaset::invoke::Invoker::new(&workspace, "chaos", None)
+                .await
+                .unwrap(),
+        );
+        let hello = std::sync::Arc::new(
+            faaset::invoke::Invoker::new(&workspace, "hello_world", None)
+                .await
+                .unwrap(),
+        );
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut threads = tokio::task::JoinSet::new();
+        for thread in 0..16 {
+            let (chaos, hello) = (chaos.clone(), hello.clone());
+            let mode = modes[thread % modes.len()];
+            threads.spawn(async move {
+                let (mut calls, mut children, mut misbehaved) = (0, Vec::new(), 0);
+                while Instant::now() < until {
+                    // 100 MB of log per call and a process left per call: a few are
+                    // enough, and the machine is shared.
+                    let limit = match mode {
+                        "print" => 2,
+                        "spawn" => 50,
+                        _ => usize::MAX,
+                    };
+                    let mode = if misbehaved == limit { "none" } else { mode };
+                    misbehaved += usize::from(mode != "none");
+                    let call = chaos.call(&serde_json::json!({"do": mode})).await.unwrap();
+                    let error = call.error.clone().unwrap_or_default();
+                    match mode {
+                        "spawn" => children.push(call.response["child"].as_u64().unwrap()),
+                        "print" | "none" => assert!(error.is_empty(), "{mode}: {error}"),
+                        "loop" => assert!(error.contains("timed out"), "{mode}: {error}"),
+                        "answer" => assert!(
+                            error.contains("exceeded maximum allowed payload size"),
+                            "{error}"
+                        ),
+                        _ => assert!(!error.is_empty(), "{mode} succeeded: {:?}", call.response),
+                    }
+                    let answer = hello.call(&serde_json::json!({"name": "C"})).await.unwrap();
+                    assert_eq!(answer.error, None, "hello_world after {mode}");
+                    assert_eq!(answer.response["message"], "Hello C!");
+                    calls += 1;
+                }
+                (calls, children)
+            });
+        }
+        let (mut calls, mut children) = (0, Vec::new());
+        while let Some(joined) = threads.join_next().await {
+            let (c, mut pids) = joined.unwrap();
+            calls += c;
+            children.append(&mut pids);
+        }
+        (calls, children)
+    });
+    eprintln!(
+        "{calls} misbehaving calls, each followed by hello_world; {} children",
+        children.len()
+    );
+    assert!(calls >= 16 && !children.is_empty());
+    assert_eq!(engine_pid(&ws), engine, "the same engine served throughout");
+    ws.faaset(&["local", "stop"]).ok();
+    let left = processes_under(ws.path());
+    for &pid in &left {
+        kill(pid.into());
+    }
+    assert!(left.is_empty(), "processes outlived the engine: {left:?}");
+    assert!(
+        children.iter().all(|&pid| !alive(pid)),
+        "a child outlived the engine"
+    );
+    let cgroups = std::process::Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "8", "-name"])
+        .arg(format!("faaset-engine-{engine}"))
+        .output()
+        .unwrap();
+    let cgroups = String::from_utf8_lossy(&cgroups.stdout);
+    assert!(
+        cgroups.trim().is_empty(),
+        "cgroups outlived the engine: {cgroups}"
+    );
+}
