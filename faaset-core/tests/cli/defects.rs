@@ -173,3 +173,24 @@ fn d22_max_memory_used_is_at_least_the_process_peak() {
         "maxMemoryUsed {reported} MB < VmHWM {peak_mb} MB"
     );
 }
+
+/// D23: the engine daemon keeps only the environment it needs, not the secrets of the CLI
+/// that happened to start it (the kernel's bridge token is not in any environment at all:
+/// `tests/kernel`).
+#[test]
+fn d23_the_engine_does_not_inherit_the_clis_secrets() {
+    let ws = TempWorkspace::with_functions(&["hello_world"]);
+    let secrets = [
+        ("AWS_SECRET_ACCESS_KEY", "d23-secret-key-value"),
+        ("AWS_SESSION_TOKEN", "d23-session-token-value"),
+        ("GITHUB_TOKEN", "d23-github-token-value"),
+    ];
+    ws.faaset_with_env(&["invoke", "hello_world"], &secrets)
+        .ok();
+    let environ = std::fs::read(format!("/proc/{}/environ", engine_pid(&ws))).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    for (name, value) in secrets {
+        assert!(!environ.contains(value), "the engine inherited {name}");
+    }
+    assert!(environ.contains("PATH="), "{environ}");
+}

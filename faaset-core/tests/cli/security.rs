@@ -104,6 +104,8 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
             !read.status.success(),
             "uid 65534 read the environment's secret"
         );
+    } else {
+        eprintln!("skipped: the second-user step needs root and setpriv");
     }
 
     // The environment was not disturbed: the next call is its warm call.
@@ -423,4 +425,56 @@ fn files_with_payloads_and_answers_are_owner_only() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
     }
+}
+
+/// D2, as a second local user would try it: while a customised `run.sh` calls the engine,
+/// no process's command line (readable by every user) holds the engine token, and (as root,
+/// through `setpriv`) user `nobody` cannot read curl's environment either.
+#[test]
+fn a_second_user_finds_no_engine_token_while_a_run_script_calls() {
+    let ws = TempWorkspace::with_functions(&["sleeper"]);
+    ws.faaset(&["deploy", "sleeper"]).ok();
+    let run = ws.file("functions/sleeper/local/run.sh");
+    let script = std::fs::read_to_string(&run).unwrap() + "# customised: faaset runs this file\n";
+    std::fs::write(&run, script).unwrap();
+    ws.faaset(&["invoke", "sleeper", r#"{"ms": 1}"#]).ok();
+    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
+    let token = serde_json::from_str::<serde_json::Value>(&info).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let curl = std::thread::scope(|scope| {
+        let call = scope.spawn(|| ws.faaset(&["invoke", "sleeper", r#"{"ms": 3000}"#]).ok());
+        let started = std::time::Instant::now();
+        let mut curl = None;
+        while curl.is_none() && started.elapsed() < std::time::Duration::from_secs(10) {
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                    continue;
+                };
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                assert!(
+                    !cmdline.contains(&token),
+                    "the token is on a command line: {cmdline}"
+                );
+                if cmdline.starts_with("curl ") && cmdline.contains("/functions/sleeper/") {
+                    curl = entry.file_name().to_str().map(String::from);
+                }
+            }
+        }
+        let curl = curl.expect("run.sh's curl was seen");
+        if unsafe { libc::geteuid() } == 0 && std::path::Path::new("/usr/bin/setpriv").exists() {
+            let read = std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+                .arg(format!("/proc/{curl}/environ"))
+                .output()
+                .unwrap();
+            assert!(!read.status.success(), "uid 65534 read curl's environment");
+        } else {
+            eprintln!("skipped: the second-user step needs root and setpriv");
+        }
+        call.join().unwrap();
+        curl
+    });
+    assert!(!curl.is_empty());
 }
