@@ -444,7 +444,7 @@ fn a_second_user_finds_no_engine_token_while_a_run_script_calls() {
         .unwrap()
         .to_string();
     let curl = std::thread::scope(|scope| {
-        let call = scope.spawn(|| ws.faaset(&["invoke", "sleeper", r#"{"ms": 3000}"#]).ok());
+        let call = scope.spawn(|| ws.faaset(&["invoke", "sleeper", r#"{"ms": 1500}"#]).ok());
         let started = std::time::Instant::now();
         let mut curl = None;
         while curl.is_none() && started.elapsed() < std::time::Duration::from_secs(10) {
