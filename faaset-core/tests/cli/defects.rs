@@ -8,26 +8,19 @@ use serde_json::Value;
 
 use crate::support::TempWorkspace;
 
-fn engine_pid(ws: &TempWorkspace) -> u32 {
-    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
-    serde_json::from_str::<faaset::engine::EngineInfo>(&info)
-        .unwrap()
-        .pid
-}
-
 /// D6: `local stop` returns only once the engine is gone, even with a call in flight, and
 /// that call gets an answer rather than hanging.
 #[test]
 fn d6_local_stop_returns_when_the_engine_is_gone() {
     let ws = TempWorkspace::with_functions(&["sleeper"]);
     ws.faaset(&["invoke", "sleeper", r#"{"ms": 1}"#]).ok();
-    let pid = engine_pid(&ws);
+    let pid = ws.engine_pid();
     let (stop, call) = std::thread::scope(|scope| {
         let call = scope.spawn(|| ws.faaset(&["invoke", "sleeper", r#"{"ms": 4000}"#]));
         std::thread::sleep(Duration::from_millis(700));
         let stop = ws.faaset(&["local", "stop"]).ok();
         assert!(
-            !faaset::engine::process_alive(pid),
+            !faaset::engine::process_alive(pid as u32),
             "`local stop` returned while engine {pid} still runs"
         );
         (stop, call.join().unwrap())
@@ -89,7 +82,7 @@ fn d16_bad_environment_variable_names_are_refused() {
 fn d18_a_second_serve_is_refused_and_the_engine_keeps_serving() {
     let ws = TempWorkspace::with_functions(&["hello_world"]);
     ws.faaset(&["invoke", "hello_world"]).ok();
-    let pid = engine_pid(&ws);
+    let pid = ws.engine_pid();
     let mut second = Command::new(env!("CARGO_BIN_EXE_faaset"))
         .args(["local", "serve"])
         .current_dir(ws.path())
@@ -118,7 +111,7 @@ fn d18_a_second_serve_is_refused_and_the_engine_keeps_serving() {
         "{stderr}"
     );
     assert_eq!(
-        engine_pid(&ws),
+        ws.engine_pid(),
         pid,
         "engine.json still names the first engine"
     );
@@ -187,7 +180,7 @@ fn d23_the_engine_does_not_inherit_the_clis_secrets() {
     ];
     ws.faaset_with_env(&["invoke", "hello_world"], &secrets)
         .ok();
-    let environ = std::fs::read(format!("/proc/{}/environ", engine_pid(&ws))).unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", ws.engine_pid())).unwrap();
     let environ = String::from_utf8_lossy(&environ);
     for (name, value) in secrets {
         assert!(!environ.contains(value), "the engine inherited {name}");

@@ -167,14 +167,6 @@ fn calls_beyond_the_concurrency_limit_are_throttled() {
     ws.faaset(&["local", "stop"]).ok();
 }
 
-fn engine_pid(ws: &TempWorkspace) -> u64 {
-    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
-    serde_json::from_str::<faaset::engine::EngineInfo>(&info)
-        .unwrap()
-        .pid
-        .into()
-}
-
 /// An engine started on demand (by a notebook, a test) must not outlive its use: it stops
 /// when its workspace is deleted, and when it has run nothing and heard nothing for
 /// `FAASET_LOCAL_IDLE_EXIT` seconds; the next call starts a new one.
@@ -193,7 +185,7 @@ fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
         .faaset_with_env(&["invoke", "spawner", "{}"], &idle)
         .ok()
         .json();
-    let engine = engine_pid(&ws);
+    let engine = ws.engine_pid();
     // Busy: the environment lives for its idle timeout (1 s), then the engine idles 2 s more.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(alive(engine), "the engine stopped while it was in use");
@@ -211,11 +203,11 @@ fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
         .faaset_with_env(&["invoke", "spawner", "{}"], &idle)
         .ok()
         .json();
-    assert_ne!(engine_pid(&ws), engine);
+    assert_ne!(ws.engine_pid(), engine);
     let child = again["child"].as_u64().unwrap();
 
     // A deleted workspace: its engine and everything it ran go.
-    let engine = engine_pid(&ws);
+    let engine = ws.engine_pid();
     std::fs::remove_dir_all(ws.path()).unwrap();
     let ended = gone_within(engine, Duration::from_secs(5));
     let child_ended = gone_within(child, Duration::from_secs(2));
@@ -293,7 +285,7 @@ fn sixteen_threads_of_misbehaving_functions_cannot_poison_the_engine() {
     ])
     .ok();
     ws.faaset(&["deploy", "hello_world"]).ok();
-    let engine = engine_pid(&ws);
+    let engine = ws.engine_pid();
     let workspace = faaset::Workspace::open(ws.path()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -362,7 +354,7 @@ fn sixteen_threads_of_misbehaving_functions_cannot_poison_the_engine() {
         children.len()
     );
     assert!(calls >= 16 && !children.is_empty());
-    assert_eq!(engine_pid(&ws), engine, "the same engine served throughout");
+    assert_eq!(ws.engine_pid(), engine, "the same engine served throughout");
     ws.faaset(&["local", "stop"]).ok();
     let left = processes_under(ws.path());
     for &pid in &left {

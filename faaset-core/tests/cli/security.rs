@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use faaset::platform::local::EngineClient;
 use faaset::Workspace;
 
-use crate::support::TempWorkspace;
+use crate::support::{another_user_can_read, TempWorkspace};
 
 /// Sends one HTTP/1.1 request to `address` and returns the status code and the body.
 fn request(address: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
@@ -94,19 +94,12 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
     );
 
     // Another user cannot read the secret out of the environment's process.
-    if unsafe { libc::geteuid() } == 0 && std::path::Path::new("/usr/bin/setpriv").exists() {
-        let read = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
-            .arg(format!("/proc/{pid}/environ"))
-            .output()
-            .unwrap();
-        assert!(
-            !read.status.success(),
-            "uid 65534 read the environment's secret"
-        );
-    } else {
-        eprintln!("skipped: the second-user step needs root and setpriv");
-    }
+    let environ = format!("/proc/{pid}/environ");
+    assert_ne!(
+        another_user_can_read(&environ),
+        Some(true),
+        "uid 65534 read the environment's secret"
+    );
 
     // The environment was not disturbed: the next call is its warm call.
     let second = ws
@@ -118,21 +111,13 @@ fn the_runtime_api_answers_only_under_the_environments_secret() {
     ws.faaset(&["local", "stop"]).ok();
 }
 
-fn engine_pid(ws: &TempWorkspace) -> u64 {
-    let info = std::fs::read_to_string(ws.file(".faaset/local/engine.json")).unwrap();
-    serde_json::from_str::<faaset::engine::EngineInfo>(&info)
-        .unwrap()
-        .pid
-        .into()
-}
-
 #[test]
 fn a_copied_workspace_gets_its_own_engine() {
     let original = TempWorkspace::with_functions(&["hello_world"]);
     original
         .faaset(&["invoke", "hello_world", r#"{"name":"A"}"#])
         .ok();
-    let original_engine = engine_pid(&original);
+    let original_engine = original.engine_pid();
 
     // The copy carries the original's engine.json (address and token) along.
     let copy = TempWorkspace::copy_of(&original);
@@ -149,7 +134,7 @@ fn a_copied_workspace_gets_its_own_engine() {
         .json();
     assert_eq!(from_copy["message"], "Copy says hello B!");
     assert_ne!(
-        engine_pid(&copy),
+        copy.engine_pid(),
         original_engine,
         "the copy started its own engine"
     );
@@ -163,7 +148,7 @@ fn a_copied_workspace_gets_its_own_engine() {
         .json();
     assert_eq!(from_original["message"], "Hello A!");
     assert_eq!(from_original["coldStart"], false, "{from_original}");
-    assert_eq!(engine_pid(&original), original_engine);
+    assert_eq!(original.engine_pid(), original_engine);
     original.faaset(&["local", "stop"]).ok();
 }
 
@@ -463,16 +448,12 @@ fn a_second_user_finds_no_engine_token_while_a_run_script_calls() {
             }
         }
         let curl = curl.expect("run.sh's curl was seen");
-        if unsafe { libc::geteuid() } == 0 && std::path::Path::new("/usr/bin/setpriv").exists() {
-            let read = std::process::Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
-                .arg(format!("/proc/{curl}/environ"))
-                .output()
-                .unwrap();
-            assert!(!read.status.success(), "uid 65534 read curl's environment");
-        } else {
-            eprintln!("skipped: the second-user step needs root and setpriv");
-        }
+        let environ = format!("/proc/{curl}/environ");
+        assert_ne!(
+            another_user_can_read(&environ),
+            Some(true),
+            "uid 65534 read curl's environment"
+        );
         call.join().unwrap();
         curl
     });

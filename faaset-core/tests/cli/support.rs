@@ -9,6 +9,15 @@ pub struct TempWorkspace {
 }
 
 impl TempWorkspace {
+    /// The pid of the engine serving this workspace, from its `engine.json`.
+    pub fn engine_pid(&self) -> u64 {
+        let info = std::fs::read_to_string(self.file(".faaset/local/engine.json")).unwrap();
+        serde_json::from_str::<faaset::engine::EngineInfo>(&info)
+            .unwrap()
+            .pid
+            .into()
+    }
+
     /// A workspace with the named example functions copied in.
     pub fn with_functions(names: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -163,4 +172,24 @@ impl Run {
         );
         self
     }
+}
+
+/// Whether another local user (`nobody`, through `setpriv`) can read `path`; `None`, with a
+/// message, where the tests cannot become another user (not root, or no setpriv).
+pub fn another_user_can_read(path: &str) -> Option<bool> {
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: the second-user step needs root and setpriv");
+        return None;
+    }
+    let read = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "cat",
+            path,
+        ])
+        .output()
+        .unwrap();
+    Some(read.status.success())
 }
