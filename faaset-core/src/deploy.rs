@@ -9,13 +9,14 @@ use serde_json::Value;
 use crate::bootstrap;
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
+pub(crate) use crate::function::unknown_function;
 use crate::function::{
     copy_missing, hash_platform_files, now_ms, sha256_hex, Deployed, FunctionPaths, FunctionState,
     Hashes,
 };
 use crate::locks::{self, Changer};
 use crate::name::FunctionName;
-use crate::platform::{aws, local, scripts, Backend, Platform};
+use crate::platform::{scripts, Deployment, Platform};
 use crate::progress::Sink;
 use crate::source;
 use crate::workspace::{resources_dir, shared_target_dir, Workspace};
@@ -191,10 +192,8 @@ pub async fn deploy(
     }
     // Refused (before a build that takes minutes) while an experiment or a sweep runs.
     let _changing = locks::change(workspace, &p.paths.name, Changer::User).await?;
-    if let Backend::Lambda { .. } = p.platform.backend() {
-        // Credentials, region and role are checked before a build that takes minutes.
-        aws::preflight(&p.merged)?;
-    }
+    // Credentials, region and role are checked before a build that takes minutes.
+    p.platform.driver().preflight(&p.merged)?;
     if needs_build {
         build(p, sink).await?;
     }
@@ -264,12 +263,7 @@ pub(crate) async fn reconfigure_as(
     let _lock = locks::function(workspace, name).await?;
     let p = prepare(workspace, &request)?;
     let platform = p.platform.name();
-    let Some(deployed) = p.state.deployed.get(platform) else {
-        return Err(Error::Usage(format!(
-            "{} is not deployed on {platform} yet: run `faaset deploy {}` first",
-            p.paths.name, p.paths.name
-        )));
-    };
+    let deployed = p.state.deployed_on(platform)?;
     // A build key (the architecture) cannot change without a new binary.
     if let Some(key) = p
         .platform
@@ -330,12 +324,8 @@ pub(crate) async fn restore_memory(
     if saved_config.is_empty() {
         state.config.remove(name);
     }
-    let Some(now) = state.deployed.get_mut(name) else {
-        return Err(Error::Usage(format!(
-            "{} is no longer deployed on {name}: nothing to restore",
-            paths.name
-        )));
-    };
+    state.deployed_on(name)?;
+    let now = state.deployed.get_mut(name).expect("checked above");
     set(&mut now.config, deployed);
     now.hashes.config = sha256_hex(Value::Object(now.config.clone()).to_string().as_bytes());
     now.at = now_ms();
@@ -349,105 +339,28 @@ pub async fn republish(
     paths: &FunctionPaths,
     platform: &Platform,
 ) -> Result<()> {
-    let state =
-        FunctionState::load(paths)?.ok_or_else(|| unknown_function(workspace, &paths.name))?;
-    let deployed = state.deployed.get(platform.name()).ok_or_else(|| {
-        Error::Usage(format!(
-            "{} is not deployed on {}: run `faaset deploy {}`",
-            paths.name,
-            platform.name(),
-            paths.name
-        ))
-    })?;
-    publish(
-        workspace,
-        paths,
-        platform,
-        &deployed.config,
-        false,
-        &crate::progress::Quiet,
-    )
-    .await
+    platform.republish(workspace, paths).await
 }
 
-/// Publishes the merged configuration and, on platforms that upload code, the fresh build
-/// when `built` (a configuration change alone never uploads code).
+/// Publishes the merged configuration and, when `fresh_build`, the code just built.
 async fn publish(
     workspace: &Workspace,
     paths: &FunctionPaths,
     platform: &Platform,
-    merged: &Config,
-    built: bool,
+    config: &Config,
+    fresh_build: bool,
     sink: &dyn Sink,
 ) -> Result<()> {
-    match platform.backend() {
-        // Reached at its own URL: the configuration recorded in FAASET.json is the publish.
-        Backend::Http => return Ok(()),
-        Backend::Lambda { function_url } => {
-            // build.sh leaves the zip beside the binary; it is uploaded only after a build.
-            let zip = paths.build_dir(platform.name()).join("bootstrap.zip");
-            let code = built.then_some(zip.as_path());
-            return aws::publish(paths.name.as_str(), merged, code, &zip, function_url, sink).await;
-        }
-        Backend::Engine => {}
-    }
-    // A fresh build if there is one (`.build/` is rebuilt by every deploy and may hold a
-    // failed build), else the binary of the last successful deploy.
-    let fresh = paths.build_dir(platform.name()).join("bootstrap");
-    let kept = deployed_binary(workspace, paths, platform);
-    let bootstrap = if fresh.is_file() { fresh } else { kept.clone() };
-    if !bootstrap.is_file() {
-        return Err(Error::Usage(format!(
-            "{} has no built bootstrap: run `faaset deploy {} --force`",
-            paths.name, paths.name
-        )));
-    }
-    let log_file = paths.logs_dir(platform.name()).join("function.log");
-    // The engine keeps one stored copy per code hash: hash the binary itself, so a forced
-    // rebuild (new toolchain, new runtime crate, `:dep x = "*"`) always reaches it.
-    let code_sha256 = std::fs::read(&bootstrap)
-        .map(|bytes| sha256_hex(&bytes))
-        .map_err(|e| Error::io("read", &bootstrap, e))?;
-    let spec = local::function_spec(
-        paths.name.as_str(),
-        bootstrap,
-        code_sha256,
-        log_file,
-        merged,
-    );
-    let client = local::EngineClient::ensure(workspace).await?;
-    client.publish(&spec).await?;
-    if spec.code_path != kept {
-        keep_binary(&spec.code_path, &kept)?;
-    }
-    Ok(())
-}
-
-/// Where the binary of a function's last successful publish is kept (the tools' state
-/// folder), so reconfiguring works while `.build/` holds a failed build.
-fn deployed_binary(
-    workspace: &Workspace,
-    paths: &FunctionPaths,
-    platform: &Platform,
-) -> std::path::PathBuf {
-    workspace
-        .state_dir()
-        .join("deployed")
-        .join(paths.name.as_str())
-        .join(platform.name())
-        .join("bootstrap")
-}
-
-/// Replaces `kept` with `binary` atomically (a hard link when possible, else a copy).
-fn keep_binary(binary: &std::path::Path, kept: &std::path::Path) -> Result<()> {
-    let dir = kept.parent().expect("kept binary has a folder");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let tmp = dir.join(format!(".bootstrap.tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(binary, &tmp).is_err() {
-        std::fs::copy(binary, &tmp).map_err(|e| Error::io("copy", binary, e))?;
-    }
-    std::fs::rename(&tmp, kept).map_err(|e| Error::io("replace", kept, e))
+    let function = Deployment {
+        workspace,
+        paths,
+        platform,
+        config,
+    };
+    platform
+        .driver()
+        .publish(&function, fresh_build, sink)
+        .await
 }
 
 async fn build(p: &Prepared, sink: &dyn Sink) -> Result<()> {
@@ -544,23 +457,6 @@ fn read_source(paths: &FunctionPaths) -> Result<String> {
             file.display()
         ))
     })
-}
-
-pub(crate) fn unknown_function(workspace: &Workspace, name: &FunctionName) -> Error {
-    let known: Vec<String> = workspace
-        .functions()
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
-    Error::UnknownFunction {
-        name: name.to_string(),
-        workspace: workspace.root().to_path_buf(),
-        known: if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        },
-    }
 }
 
 /// A path as the user would type it from the current directory, when it is below it.

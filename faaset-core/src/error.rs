@@ -23,6 +23,9 @@ pub enum Error {
         known: String,
     },
 
+    #[error("{function} is not deployed on {platform}: run `faaset deploy {function} --platform {platform}` first")]
+    NotDeployed { function: String, platform: String },
+
     #[error("{0}")]
     Config(String),
 

@@ -101,6 +101,16 @@ impl FunctionState {
         Ok(Some(state))
     }
 
+    /// What is deployed on `platform`, or the error that says how to deploy it there.
+    pub fn deployed_on(&self, platform: &str) -> Result<&Deployed> {
+        self.deployed
+            .get(platform)
+            .ok_or_else(|| Error::NotDeployed {
+                function: self.name.clone(),
+                platform: platform.to_string(),
+            })
+    }
+
     /// Writes `FAASET.json` atomically (a temporary file renamed over the old one), so an
     /// interrupted write never replaces good state with half a file.
     pub fn save(&self, paths: &FunctionPaths) -> Result<()> {
@@ -239,6 +249,24 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// The error for a function that does not exist, naming the ones that do.
+pub(crate) fn unknown_function(workspace: &Workspace, name: &FunctionName) -> Error {
+    let known: Vec<String> = workspace
+        .functions()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    Error::UnknownFunction {
+        name: name.to_string(),
+        workspace: workspace.root().to_path_buf(),
+        known: if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        },
+    }
 }
 
 #[cfg(test)]

@@ -10,32 +10,16 @@ use serde_json::{Map, Value};
 
 use crate::deploy;
 use crate::error::{Error, Result};
-use crate::function::{now_ms, sha256_hex, FunctionPaths, FunctionState};
+use crate::function::{now_ms, FunctionPaths, FunctionState};
 use crate::name::FunctionName;
-use crate::platform::{aws, http::HttpTarget, local::EngineClient, scripts, Backend, Platform};
-use crate::progress::Quiet;
+use crate::platform::{Deployment, Platform, Target};
 use crate::workspace::Workspace;
 
 /// A ready-to-call function.
 pub struct Invoker {
-    workspace: Workspace,
     paths: FunctionPaths,
     platform: Platform,
-    route: Route,
-}
-
-enum Route {
-    /// The workspace's engine; replaced when it restarted (a `local stop` and start during an
-    /// experiment), so the rest of the calls go to the new one.
-    Engine(std::sync::RwLock<EngineClient>),
-    /// A function reached over HTTP (platform `http`).
-    Http(HttpTarget),
-    /// AWS Lambda's Invoke API (platform `aws`).
-    Lambda(aws::Invoker),
-    /// A Lambda function URL (platform `aws_function_url`).
-    FunctionUrl(aws::UrlInvoker),
-    /// The function's own `run.sh`, which differs from the platform template's.
-    Script,
+    target: Box<dyn Target>,
 }
 
 /// One call as the client saw it.
@@ -60,43 +44,18 @@ impl Invoker {
         let state = FunctionState::load(&paths)?
             .ok_or_else(|| deploy::unknown_function(workspace, &name))?;
         let platform = Platform::resolve(workspace, platform.unwrap_or(&state.platform))?;
-        let deployed = || {
-            state.deployed.get(platform.name()).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{name} is not deployed on {}: run `faaset deploy {name} --platform {}` first",
-                    platform.name(),
-                    platform.name()
-                ))
-            })
+        let deployed = state.deployed_on(platform.name())?;
+        let function = Deployment {
+            workspace,
+            paths: &paths,
+            platform: &platform,
+            config: &deployed.config,
         };
-        let route = if platform.backend() == Backend::Http {
-            Route::Http(HttpTarget::from_config(&deployed()?.config)?)
-        } else if platform.backend()
-            == (Backend::Lambda {
-                function_url: false,
-            })
-        {
-            Route::Lambda(aws::Invoker::new(&deployed()?.config)?)
-        } else if platform.backend() == (Backend::Lambda { function_url: true }) {
-            Route::FunctionUrl(aws::UrlInvoker::new(name.as_str(), &deployed()?.config).await?)
-        } else if run_script_customised(&paths, &platform) {
-            // The script finds the engine through engine.json: make sure one is running and
-            // has the function (a new engine, after an idle exit or a restart, has none).
-            let engine = EngineClient::ensure(workspace).await?;
-            if engine.function(name.as_str()).await?.is_none() {
-                deploy::republish(workspace, &paths, &platform).await?;
-            }
-            Route::Script
-        } else {
-            Route::Engine(std::sync::RwLock::new(
-                EngineClient::ensure(workspace).await?,
-            ))
-        };
+        let target = platform.driver().connect(&function).await?;
         Ok(Invoker {
-            workspace: workspace.clone(),
             paths,
             platform,
-            route,
+            target,
         })
     }
 
@@ -114,64 +73,10 @@ impl Invoker {
         let body = bytes::Bytes::from(payload.to_string());
         let start_time = now_ms();
         let started = Instant::now();
-        let (raw, function_error, report) = match &self.route {
-            Route::Engine(engine) => {
-                let client = engine.read().unwrap_or_else(|e| e.into_inner()).clone();
-                let response = match client.invoke(self.paths.name.as_str(), body.clone()).await {
-                    Err(Error::EngineUnreachable(_)) => {
-                        // The engine is gone (the call was not made): find or start the
-                        // workspace's engine and make the call there.
-                        let fresh = EngineClient::ensure(&self.workspace).await?;
-                        *engine.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-                        fresh.invoke(self.paths.name.as_str(), body.clone()).await
-                    }
-                    other => other,
-                };
-                let client = engine.read().unwrap_or_else(|e| e.into_inner()).clone();
-                let response = match response? {
-                    Some(response) => response,
-                    None => {
-                        // The engine was restarted and lost the function: publish it again.
-                        deploy::republish(&self.workspace, &self.paths, &self.platform).await?;
-                        client
-                            .invoke(self.paths.name.as_str(), body)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::Engine("the function vanished after publishing".into())
-                            })?
-                    }
-                };
-                let report = response.report.and_then(|r| match serde_json::to_value(r) {
-                    Ok(Value::Object(fields)) => Some(fields),
-                    _ => None,
-                });
-                (response.body, response.function_error, report)
-            }
-            Route::Lambda(invoker) => {
-                let answer = invoker.call(self.paths.name.as_str(), &body).await;
-                (answer.body, answer.function_error, Some(answer.report))
-            }
-            Route::FunctionUrl(invoker) => {
-                let answer = invoker.call(&body).await;
-                (answer.body, answer.function_error, Some(answer.report))
-            }
-            Route::Script => {
-                let (raw, failed) = self.call_script(payload).await?;
-                (raw, failed, None)
-            }
-            Route::Http(target) => {
-                let answer = target.call(body).await;
-                if let Some(failure) = answer.failure {
-                    let error =
-                        serde_json::json!({ "errorType": "HttpError", "errorMessage": failure });
-                    (error.to_string().into(), true, None)
-                } else {
-                    (answer.body, false, None)
-                }
-            }
-        };
+        let answer = self.target.call(body).await?;
         let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;
         let end_time = now_ms();
+        let raw = answer.body;
         let mut response = match serde_json::from_slice::<Value>(&raw) {
             Ok(Value::Object(map)) => map,
             Ok(other) => Map::from_iter([("response".to_string(), other)]),
@@ -180,14 +85,14 @@ impl Invoker {
                 Value::String(String::from_utf8_lossy(&raw).into_owned()),
             )]),
         };
-        let error = function_error.then(|| {
+        let error = answer.function_error.then(|| {
             response
                 .get("errorMessage")
                 .and_then(Value::as_str)
                 .unwrap_or("the function failed")
                 .to_string()
         });
-        add_client_fields(&mut response, round_trip_ms, report.as_ref());
+        add_client_fields(&mut response, round_trip_ms, &answer.report);
         Ok(Call {
             response,
             start_time,
@@ -196,50 +101,7 @@ impl Invoker {
             error,
         })
     }
-
-    async fn call_script(&self, payload: &Value) -> Result<(bytes::Bytes, bool)> {
-        let dir = self.paths.platform_dir(self.platform.name());
-        let log = self.paths.logs_dir(self.platform.name()).join("run.log");
-        let payload = payload.to_string();
-        // As in Python FaaSET the payload is `$2`; it is also the script's stdin, which is
-        // how the template reads it (a command line is readable by every local user and
-        // holds at most 128 KiB per argument), and `$2` is `-` for a payload too long for one.
-        let argument = if payload.len() <= MAX_PAYLOAD_ARGUMENT {
-            payload.as_str()
-        } else {
-            "-"
-        };
-        let input = bytes::Bytes::from(payload.clone());
-        let run = scripts::run(&dir, "run.sh", &[argument], &[], Some(input), &log, &Quiet).await?;
-        if run.truncated {
-            let body = serde_json::json!({
-                "errorType": "RunScriptFailed",
-                "errorMessage": format!(
-                    "run.sh printed more than {} MiB; its whole output is in {}",
-                    scripts::KEPT_OUTPUT >> 20,
-                    log.display()
-                ),
-            });
-            return Ok((body.to_string().into(), true));
-        }
-        let output = run.lines.join("\n");
-        if !run.success {
-            let body = serde_json::json!({
-                "errorType": "RunScriptFailed",
-                "errorMessage": format!("run.sh failed ({}): {}", run.status, output.trim()),
-            });
-            return Ok((body.to_string().into(), true));
-        }
-        // A Lambda-style error object (what the engine answers for a failed call) is a failure.
-        let failed = serde_json::from_str::<Value>(&output)
-            .is_ok_and(|v| v.get("errorType").is_some() && v.get("errorMessage").is_some());
-        Ok((output.into(), failed))
-    }
 }
-
-/// The longest payload given to `run.sh` as `$2` (Linux refuses a single argument over
-/// 128 KiB); a longer one is only on its stdin, and `$2` is `-`.
-const MAX_PAYLOAD_ARGUMENT: usize = 100 * 1024;
 
 /// Adds `roundTripTime`, `latency` (round trip − the function's own `runtime`) and the
 /// platform report's fields. Those are measured by the client and the platform, so they win:
@@ -248,17 +110,14 @@ const MAX_PAYLOAD_ARGUMENT: usize = 100 * 1024;
 fn add_client_fields(
     response: &mut Map<String, Value>,
     round_trip_ms: f64,
-    report: Option<&Map<String, Value>>,
+    report: &Map<String, Value>,
 ) {
     let runtime = response.get("runtime").and_then(Value::as_f64);
     let latency = runtime.map(|r| round_trip_ms - r).unwrap_or(round_trip_ms);
-    let measured = report
-        .into_iter()
-        .flat_map(|fields| fields.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .chain([
-            ("roundTripTime".to_string(), round_trip_ms.into()),
-            ("latency".to_string(), latency.into()),
-        ]);
+    let measured = report.iter().map(|(k, v)| (k.clone(), v.clone())).chain([
+        ("roundTripTime".to_string(), round_trip_ms.into()),
+        ("latency".to_string(), latency.into()),
+    ]);
     for (key, value) in measured {
         if let Some(own) = response.insert(key.clone(), value) {
             let kept = unused_key(response, &format!("response.{key}"));
@@ -274,27 +133,6 @@ pub(crate) fn unused_key(fields: &Map<String, Value>, key: &str) -> String {
         key = format!("response.{key}");
     }
     key
-}
-
-/// SHA-256 of the `run.sh` templates earlier releases copied into function folders: such a
-/// copy was never edited by its user, so it is not a customisation.
-const EARLIER_RUN_TEMPLATES: [&str; 2] = [
-    "0bdeff02543efcb9640c646a848adbc674399a98be3d5db3664bfea059b83f43",
-    "8183c843d01926b27591afdd7ead6eb1e9793a165c028bba748d773e86e0d1f2",
-];
-
-/// True when the function's `run.sh` differs from its platform template's (today's or an
-/// earlier release's).
-fn run_script_customised(paths: &FunctionPaths, platform: &Platform) -> bool {
-    let own = std::fs::read(paths.platform_dir(platform.name()).join("run.sh"));
-    let template = std::fs::read(platform.template().join("run.sh"));
-    match (own, template) {
-        (Ok(own), Ok(template)) => {
-            let own = sha256_hex(&own);
-            own != sha256_hex(&template) && !EARLIER_RUN_TEMPLATES.contains(&own.as_str())
-        }
-        _ => false,
-    }
 }
 
 /// One call for the CLI and the kernel: deploys first when the function changed on disk
@@ -346,7 +184,7 @@ mod tests {
             "roundTripTime": 1, "runtime": 2.0, "message": "hi",
         }));
         let report = object(json!({"duration": 3.5, "memorySize": 512, "coldStart": true}));
-        add_client_fields(&mut response, 10.0, Some(&report));
+        add_client_fields(&mut response, 10.0, &report);
         assert_eq!(response["duration"], json!(3.5));
         assert_eq!(response["memorySize"], json!(512));
         assert_eq!(response["coldStart"], json!(true));
@@ -364,7 +202,7 @@ mod tests {
     fn a_kept_field_never_replaces_another() {
         let mut response = object(json!({"duration": 1, "response.duration": 2}));
         let report = object(json!({"duration": 3}));
-        add_client_fields(&mut response, 5.0, Some(&report));
+        add_client_fields(&mut response, 5.0, &report);
         assert_eq!(response["duration"], json!(3));
         assert_eq!(response["response.duration"], json!(2));
         assert_eq!(response["response.response.duration"], json!(1));

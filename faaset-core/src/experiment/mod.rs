@@ -88,11 +88,7 @@ pub async fn experiment(
         .unwrap_or(DEFAULT_PLATFORM);
     let platform = Platform::resolve(workspace, platform_name)?;
     let platform = platform.name();
-    let deployed = state.deployed.get(platform).ok_or_else(|| {
-        Error::Usage(format!(
-            "{name} is not deployed on {platform}: run `faaset deploy {name} --platform {platform}` first"
-        ))
-    })?;
+    let deployed = state.deployed_on(platform)?;
     let invoker = Arc::new(Invoker::new(workspace, name.as_str(), Some(platform)).await?);
 
     // Checked: from here on, files are written.

@@ -5,10 +5,54 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde_json::Value;
 
+use super::{Answer, Deployment, Driver, Target};
 use crate::config::{Config, KeySpec, Kind};
 use crate::error::{Error, Result};
+use crate::progress::Sink;
+
+/// A function reached at a URL the user configured.
+pub struct Http;
+
+#[async_trait]
+impl Driver for Http {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn config_keys(&self) -> &'static [KeySpec] {
+        CONFIG_KEYS
+    }
+
+    fn builds(&self) -> bool {
+        false
+    }
+
+    /// Reached at its own URL: the configuration recorded in FAASET.json is the publish.
+    async fn publish(&self, _f: &Deployment<'_>, _fresh: bool, _sink: &dyn Sink) -> Result<()> {
+        Ok(())
+    }
+
+    async fn connect(&self, f: &Deployment<'_>) -> Result<Box<dyn Target>> {
+        Ok(Box::new(HttpTarget::from_config(f.config)?))
+    }
+}
+
+#[async_trait]
+impl Target for HttpTarget {
+    async fn call(&self, payload: bytes::Bytes) -> Result<Answer> {
+        let answer = self.post(payload).await;
+        Ok(match answer.failure {
+            Some(failure) => Answer::failed("HttpError", failure),
+            None => Answer {
+                body: answer.body,
+                ..Answer::default()
+            },
+        })
+    }
+}
 
 pub const CONFIG_KEYS: &[KeySpec] = &[
     KeySpec {
@@ -104,7 +148,7 @@ impl HttpTarget {
     }
 
     /// POSTs the payload; a transport failure or a non-2xx status is a failed call.
-    pub async fn call(&self, payload: bytes::Bytes) -> HttpResponse {
+    pub async fn post(&self, payload: bytes::Bytes) -> HttpResponse {
         let sent = self
             .client
             .post(self.url.clone())

@@ -1,18 +1,187 @@
-//! The local platform: configuration keys, and the client that starts (on demand), publishes
-//! to and invokes the engine of the workspace (`crate::engine`).
+//! The local platform: configuration keys, publishing a build to the workspace's engine
+//! (`crate::engine`), and the client that starts it on demand and calls it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde_json::Value;
 
 use super::connections::{Connections, SendError};
+use super::{scripts, Answer, Deployment, Driver, Target};
 
 use crate::config::{Config, KeySpec, Kind};
 use crate::engine::wire::{self, EngineStatus, FunctionSpec, Report};
 use crate::engine::{self, EngineInfo};
 use crate::error::{Error, Result};
+use crate::function::{sha256_hex, FunctionPaths};
+use crate::progress::Sink;
 use crate::workspace::Workspace;
+
+/// The built-in platform: Lambda's resource model in the workspace's engine.
+pub struct Local;
+
+#[async_trait]
+impl Driver for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn config_keys(&self) -> &'static [KeySpec] {
+        CONFIG_KEYS
+    }
+
+    fn reports(&self) -> &'static [&'static str] {
+        REPORTED
+    }
+
+    /// Hands the engine the fresh build if there is one (`.build/` is rebuilt by every
+    /// deploy and may hold a failed build), else the binary of the last successful deploy.
+    async fn publish(&self, f: &Deployment<'_>, _fresh: bool, _sink: &dyn Sink) -> Result<()> {
+        let name = self.name();
+        let fresh = f.paths.build_dir(name).join("bootstrap");
+        let kept = deployed_binary(f.workspace, f.paths);
+        let bootstrap = if fresh.is_file() { fresh } else { kept.clone() };
+        if !bootstrap.is_file() {
+            return Err(Error::Usage(format!(
+                "{} has no built bootstrap: run `faaset deploy {} --force`",
+                f.paths.name, f.paths.name
+            )));
+        }
+        let log_file = f.paths.logs_dir(name).join("function.log");
+        // The engine keeps one stored copy per code hash: hash the binary itself, so a forced
+        // rebuild (new toolchain, new runtime crate, `:dep x = "*"`) always reaches it.
+        let code_sha256 = std::fs::read(&bootstrap)
+            .map(|bytes| sha256_hex(&bytes))
+            .map_err(|e| Error::io("read", &bootstrap, e))?;
+        let spec = function_spec(
+            f.paths.name.as_str(),
+            bootstrap,
+            code_sha256,
+            log_file,
+            f.config,
+        );
+        let client = EngineClient::ensure(f.workspace).await?;
+        client.publish(&spec).await?;
+        if spec.code_path != kept {
+            keep_binary(&spec.code_path, &kept)?;
+        }
+        Ok(())
+    }
+
+    /// Calls go to the engine, or through the function's `run.sh` when its user changed it.
+    async fn connect(&self, f: &Deployment<'_>) -> Result<Box<dyn Target>> {
+        let engine = EngineClient::ensure(f.workspace).await?;
+        if let Some(script) = scripts::RunScript::customised(f.paths, f.platform) {
+            // The script finds the engine through engine.json: make sure the running one has
+            // the function (a new engine, after an idle exit or a restart, has none).
+            if engine.function(f.paths.name.as_str()).await?.is_none() {
+                f.platform.republish(f.workspace, f.paths).await?;
+            }
+            return Ok(Box::new(script));
+        }
+        Ok(Box::new(EngineTarget {
+            workspace: f.workspace.clone(),
+            paths: f.paths.clone(),
+            platform: f.platform.clone(),
+            engine: RwLock::new(engine),
+        }))
+    }
+}
+
+/// What the engine measures of every call ([`Report`]'s fields).
+const REPORTED: &[&str] = &[
+    "duration",
+    "billedDuration",
+    "memorySize",
+    "maxMemoryUsed",
+    "initDuration",
+    "coldStart",
+    "environmentId",
+    "limitsEnforced",
+];
+
+/// A function in the workspace's engine.
+struct EngineTarget {
+    workspace: Workspace,
+    paths: FunctionPaths,
+    platform: super::Platform,
+    /// Replaced when the engine restarted (a `local stop` and start during an experiment),
+    /// so the rest of the calls go to the new one.
+    engine: RwLock<EngineClient>,
+}
+
+impl EngineTarget {
+    fn client(&self) -> EngineClient {
+        self.engine
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl Target for EngineTarget {
+    async fn call(&self, body: bytes::Bytes) -> Result<Answer> {
+        let name = self.paths.name.as_str();
+        let response = match self.client().invoke(name, body.clone()).await {
+            Err(Error::EngineUnreachable(_)) => {
+                // The engine is gone (the call was not made): find or start the workspace's
+                // engine and make the call there.
+                let fresh = EngineClient::ensure(&self.workspace).await?;
+                *self.engine.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                fresh.invoke(name, body.clone()).await
+            }
+            other => other,
+        };
+        let response = match response? {
+            Some(response) => response,
+            None => {
+                // The engine was restarted and lost the function: publish it again.
+                self.platform
+                    .republish(&self.workspace, &self.paths)
+                    .await?;
+                self.client()
+                    .invoke(name, body)
+                    .await?
+                    .ok_or_else(|| Error::Engine("the function vanished after publishing".into()))?
+            }
+        };
+        let report = match response.report.map(serde_json::to_value) {
+            Some(Ok(Value::Object(fields))) => fields,
+            _ => serde_json::Map::new(),
+        };
+        Ok(Answer {
+            body: response.body,
+            function_error: response.function_error,
+            report,
+        })
+    }
+}
+
+/// Where the binary of a function's last successful publish is kept (the tools' state
+/// folder), so reconfiguring works while `.build/` holds a failed build.
+fn deployed_binary(workspace: &Workspace, paths: &FunctionPaths) -> PathBuf {
+    workspace
+        .state_dir()
+        .join("deployed")
+        .join(paths.name.as_str())
+        .join(Local.name())
+        .join("bootstrap")
+}
+
+/// Replaces `kept` with `binary` atomically (a hard link when possible, else a copy).
+fn keep_binary(binary: &Path, kept: &Path) -> Result<()> {
+    let dir = kept.parent().expect("kept binary has a folder");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let tmp = dir.join(format!(".bootstrap.tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(binary, &tmp).is_err() {
+        std::fs::copy(binary, &tmp).map_err(|e| Error::io("copy", binary, e))?;
+    }
+    std::fs::rename(&tmp, kept).map_err(|e| Error::io("replace", kept, e))
+}
 
 /// Keys of the local platform's configuration (Lambda's ranges).
 pub const CONFIG_KEYS: &[KeySpec] = &[
@@ -368,4 +537,31 @@ pub fn faaset_binary() -> PathBuf {
         }
     }
     PathBuf::from("faaset")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_report_fills_exactly_the_fields_the_driver_names() {
+        let report = Report {
+            duration: 1.0,
+            billed_duration: 1.0,
+            memory_size: 128,
+            max_memory_used: 20.0,
+            init_duration: Some(5.0),
+            cold_start: true,
+            environment_id: "e1".into(),
+            limits_enforced: true,
+        };
+        let Value::Object(fields) = serde_json::to_value(report).unwrap() else {
+            panic!("a report is an object")
+        };
+        let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut named = Local.reports().to_vec();
+        named.sort_unstable();
+        assert_eq!(keys, named);
+    }
 }

@@ -1,67 +1,172 @@
-//! The platform seam: which platforms exist, their configuration keys, and how a function is
-//! published to and invoked on each. No platform name is matched outside this module.
-//!
-//! A platform is a template folder (`platforms/<p>/`: `default_config.json`, `build.sh`,
-//! `run.sh`, wrapper sources) plus the code here that publishes and invokes natively.
+//! The platform seam: which platforms exist and what each one does. A platform is one module
+//! here implementing [`Driver`] (its configuration keys, how a function is published, how it
+//! is called, what it measures and what it costs) plus one template folder
+//! (`platforms/<p>/`: `default_config.json`, `build.sh`, `run.sh`, wrapper sources). Adding a
+//! platform adds both and one line to [`DRIVERS`]; nothing outside this module names one.
 
 pub mod aws;
 pub mod connections;
 pub mod http;
 pub mod local;
+pub mod pricing;
 pub mod scripts;
 
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
 use crate::config::{Config, KeySpec};
 use crate::error::{Error, Result};
+use crate::function::FunctionPaths;
+use crate::progress::Sink;
 use crate::workspace::Workspace;
+pub use pricing::Pricing;
+
+/// Everything that differs from one platform to the next. Implementations are stateless
+/// unit structs listed in [`DRIVERS`]; per-function state lives in the [`Target`] that
+/// [`Driver::connect`] returns.
+#[async_trait]
+pub trait Driver: Sync {
+    /// The name users type (`--platform`, `%%cloud_function <name>`) and the folder name of
+    /// the template and of the function's platform folder.
+    fn name(&self) -> &'static str;
+
+    /// The configuration keys the platform accepts, with their checks.
+    fn config_keys(&self) -> &'static [KeySpec];
+
+    /// Whether functions are built from their Rust source; `false` for functions that live
+    /// elsewhere, whose publish only records their configuration.
+    fn builds(&self) -> bool {
+        true
+    }
+
+    /// Config keys whose change needs a new build (the binary depends on them), not only a
+    /// new publish.
+    fn build_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The row fields the platform measures for each call (DESIGN §1.5) and returns in
+    /// [`Answer::report`]; they win over a function field of the same name.
+    fn reports(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks what can be checked without a build or a request (credentials, region), so a
+    /// mistake is reported before a build that takes minutes.
+    fn preflight(&self, _config: &Config) -> Result<()> {
+        Ok(())
+    }
+
+    /// Publishes `function`'s configuration and, when `fresh_build`, the code just built
+    /// (a configuration change alone never uploads code).
+    async fn publish(
+        &self,
+        function: &Deployment<'_>,
+        fresh_build: bool,
+        sink: &dyn Sink,
+    ) -> Result<()>;
+
+    /// Prepares calls of the deployed `function` (clients, URLs, credentials: set up once,
+    /// reused by every call of an experiment).
+    async fn connect(&self, function: &Deployment<'_>) -> Result<Box<dyn Target>>;
+
+    /// Prices for the sweep's cost column, for a deployed configuration.
+    fn pricing(&self, config: &Config) -> Pricing {
+        Pricing::for_config(config)
+    }
+}
+
+/// A function on a platform with the configuration to publish or call.
+pub struct Deployment<'a> {
+    pub workspace: &'a Workspace,
+    pub paths: &'a FunctionPaths,
+    pub platform: &'a Platform,
+    /// The merged configuration (template defaults < saved < given).
+    pub config: &'a Config,
+}
+
+/// A deployed function, ready to be called many times and from many tasks at once.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// Makes one call. A failed call (the function's error, a refused request) is an
+    /// [`Answer`] with `function_error` set and a Lambda-style error object as its body;
+    /// `Err` is kept for failures of the tooling itself (engine unreachable, script missing).
+    async fn call(&self, payload: bytes::Bytes) -> Result<Answer>;
+}
+
+/// One call's answer as the platform gave it.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// The function's JSON response or error object.
+    pub body: bytes::Bytes,
+    pub function_error: bool,
+    /// The platform's measurements of the call ([`Driver::reports`]); empty when it has none.
+    pub report: Map<String, Value>,
+}
+
+impl Answer {
+    /// A call that did not reach the function (or was refused), as a Lambda-style error
+    /// object of `error_type`.
+    pub fn failed(error_type: &str, message: impl Into<String>) -> Self {
+        let body = serde_json::json!({ "errorType": error_type, "errorMessage": message.into() });
+        Answer {
+            body: body.to_string().into(),
+            function_error: true,
+            report: Map::new(),
+        }
+    }
+}
+
+/// The row fields a platform's report may fill (DESIGN §1.5: Lambda's `REPORT` record and the
+/// local platform's additions). A platform that measures something new names it here.
+pub const REPORT_FIELDS: &[&str] = &[
+    "duration",
+    "billedDuration",
+    "memorySize",
+    "maxMemoryUsed",
+    "initDuration",
+    "coldStart",
+    "environmentId",
+    "limitsEnforced",
+];
+
+/// Every platform of this build, in the order `faaset` lists them.
+pub const DRIVERS: &[&dyn Driver] = &[&aws::Aws, &aws::FunctionUrl, &http::Http, &local::Local];
+
+/// Names of the platforms this build supports.
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    DRIVERS.iter().map(|d| d.name())
+}
 
 /// A supported platform, resolved with its template folder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Platform {
-    kind: Kind,
+    driver: &'static dyn Driver,
     template: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Local,
-    Http,
-    Aws,
-    AwsFunctionUrl,
-}
-
-impl Kind {
-    fn from_name(name: &str) -> Option<Kind> {
-        match name {
-            "local" => Some(Kind::Local),
-            "http" => Some(Kind::Http),
-            "aws" => Some(Kind::Aws),
-            "aws_function_url" => Some(Kind::AwsFunctionUrl),
-            _ => None,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Local => "local",
-            Kind::Http => "http",
-            Kind::Aws => "aws",
-            Kind::AwsFunctionUrl => "aws_function_url",
-        }
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("name", &self.name())
+            .field("template", &self.template)
+            .finish()
     }
 }
-
-/// Names of the platforms this build supports.
-pub const SUPPORTED: &[&str] = &["aws", "aws_function_url", "http", "local"];
 
 impl Platform {
     /// Resolves a platform name given by the user: it must be supported and have a template.
     pub fn resolve(workspace: &Workspace, name: &str) -> Result<Platform> {
-        let unknown = || Error::UnknownPlatform {
-            name: name.to_string(),
-            available: SUPPORTED.join(", "),
-        };
-        let kind = Kind::from_name(name).ok_or_else(unknown)?;
+        let driver =
+            *DRIVERS
+                .iter()
+                .find(|d| d.name() == name)
+                .ok_or_else(|| Error::UnknownPlatform {
+                    name: name.to_string(),
+                    available: supported().collect::<Vec<_>>().join(", "),
+                })?;
         let template = workspace.platform_template(name).ok_or_else(|| {
             Error::Usage(format!(
                 "platform {name} has no template folder: neither {}/platforms/{name} nor an \
@@ -69,11 +174,16 @@ impl Platform {
                 workspace.root().display()
             ))
         })?;
-        Ok(Platform { kind, template })
+        Ok(Platform { driver, template })
+    }
+
+    /// What the platform does.
+    pub fn driver(&self) -> &'static dyn Driver {
+        self.driver
     }
 
     pub fn name(&self) -> &'static str {
-        self.kind.name()
+        self.driver.name()
     }
 
     pub fn template(&self) -> &Path {
@@ -81,12 +191,32 @@ impl Platform {
     }
 
     pub fn config_keys(&self) -> &'static [KeySpec] {
-        match self.kind {
-            Kind::Local => local::CONFIG_KEYS,
-            Kind::Http => http::CONFIG_KEYS,
-            Kind::Aws => aws::CONFIG_KEYS,
-            Kind::AwsFunctionUrl => aws::FUNCTION_URL_CONFIG_KEYS,
-        }
+        self.driver.config_keys()
+    }
+
+    pub fn builds(&self) -> bool {
+        self.driver.builds()
+    }
+
+    pub fn build_keys(&self) -> &'static [&'static str] {
+        self.driver.build_keys()
+    }
+
+    /// Publishes what `FAASET.json` records as deployed on this platform again (the local
+    /// engine restarted and lost it, a sweep put back the memory).
+    pub async fn republish(&self, workspace: &Workspace, paths: &FunctionPaths) -> Result<()> {
+        let state = crate::function::FunctionState::load(paths)?
+            .ok_or_else(|| crate::function::unknown_function(workspace, &paths.name))?;
+        let deployed = state.deployed_on(self.name())?;
+        let function = Deployment {
+            workspace,
+            paths,
+            platform: self,
+            config: &deployed.config,
+        };
+        self.driver
+            .publish(&function, false, &crate::progress::Quiet)
+            .await
     }
 
     /// `platforms/<p>/default_config.json`.
@@ -99,50 +229,8 @@ impl Platform {
         };
         crate::config::parse_object(&text, &path.display().to_string())
     }
-
-    /// Whether the function is built from its Rust source (else it is reached elsewhere,
-    /// and publishing only records its configuration).
-    pub fn builds(&self) -> bool {
-        !matches!(self.kind, Kind::Http)
-    }
-
-    /// Where the function is published and called.
-    pub fn backend(&self) -> Backend {
-        match self.kind {
-            Kind::Local => Backend::Engine,
-            Kind::Http => Backend::Http,
-            Kind::Aws => Backend::Lambda {
-                function_url: false,
-            },
-            Kind::AwsFunctionUrl => Backend::Lambda { function_url: true },
-        }
-    }
-
-    /// Config keys whose change needs a new build, not only a new publish.
-    pub fn build_keys(&self) -> &'static [&'static str] {
-        match self.kind {
-            Kind::Aws | Kind::AwsFunctionUrl => aws::BUILD_KEYS,
-            Kind::Local | Kind::Http => &[],
-        }
-    }
 }
 
-/// Where a platform's functions live, for the code that publishes and calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// The workspace's local engine.
-    Engine,
-    /// A URL the user configured; publishing only records the configuration.
-    Http,
-    /// AWS Lambda (or a Lambda-compatible `endpoint_url`), called through the Invoke API or
-    /// the function URL.
-    Lambda { function_url: bool },
-}
-
-/// A reqwest client builder with TLS ready. reqwest is built with `rustls-no-provider` (ring
-/// instead of aws-lc-rs, for build time), so a process-wide crypto provider must be installed
-/// before any client is built — with the feature on, *every* reqwest client of the process
-/// panics without one. Build all clients through this function.
 /// "`url` answered `status`: <the first 200 characters of the body>", for an HTTP failure.
 pub(crate) fn answered(
     url: &impl std::fmt::Display,
@@ -153,6 +241,10 @@ pub(crate) fn answered(
     format!("{url} answered {status}: {excerpt}")
 }
 
+/// A reqwest client builder with TLS ready. reqwest is built with `rustls-no-provider` (ring
+/// instead of aws-lc-rs, for build time), so a process-wide crypto provider must be installed
+/// before any client is built — with the feature on, *every* reqwest client of the process
+/// panics without one. Build all clients through this function.
 pub fn http_client() -> reqwest::ClientBuilder {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
@@ -160,4 +252,57 @@ pub fn http_client() -> reqwest::ClientBuilder {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
     reqwest::Client::builder()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_platform_has_a_template_folder_and_every_folder_a_platform() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../platforms");
+        let mut folders: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        folders.sort();
+        let mut names: Vec<&str> = supported().collect();
+        names.sort();
+        assert_eq!(
+            folders, names,
+            "platforms/ and DRIVERS list different platforms"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_valid_folder_names() {
+        let names: Vec<&str> = supported().collect();
+        for (i, name) in names.iter().enumerate() {
+            assert!(!names[..i].contains(name), "{name} is listed twice");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name} is not a plain folder name"
+            );
+        }
+    }
+
+    #[test]
+    fn build_keys_and_reported_fields_are_known() {
+        for driver in DRIVERS {
+            for key in driver.build_keys() {
+                assert!(
+                    driver.config_keys().iter().any(|k| k.key == *key),
+                    "{}: build key {key} is not a config key",
+                    driver.name()
+                );
+            }
+            for field in driver.reports() {
+                assert!(
+                    REPORT_FIELDS.contains(field),
+                    "{}: reports {field}, which DESIGN §1.5 does not name",
+                    driver.name()
+                );
+            }
+        }
+    }
 }

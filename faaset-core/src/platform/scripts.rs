@@ -5,10 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::{Answer, Platform, Target};
 use crate::error::{Error, Result};
-use crate::progress::Sink;
+use crate::function::{sha256_hex, FunctionPaths};
+use crate::progress::{Quiet, Sink};
 
 /// A finished script: its exit status and what it printed (stdout and stderr merged), line by
 /// line, as far as [`KEPT_OUTPUT`] bytes; the log file has all of it.
@@ -111,6 +114,91 @@ pub async fn run(
         lines: output.lines,
         truncated: output.truncated,
     })
+}
+
+/// Calls of a function through its own `run.sh`, which its user changed (a customised
+/// `run.sh` must be honoured, DESIGN §1.3).
+pub struct RunScript {
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl RunScript {
+    /// The function's `run.sh` on `platform`, when it differs from the platform template's
+    /// (today's or an earlier release's).
+    pub fn customised(paths: &FunctionPaths, platform: &Platform) -> Option<Self> {
+        let dir = paths.platform_dir(platform.name());
+        let own = std::fs::read(dir.join("run.sh")).ok()?;
+        let template = std::fs::read(platform.template().join("run.sh")).ok()?;
+        let own = sha256_hex(&own);
+        let changed =
+            own != sha256_hex(&template) && !EARLIER_RUN_TEMPLATES.contains(&own.as_str());
+        changed.then(|| RunScript {
+            log: paths.logs_dir(platform.name()).join("run.log"),
+            dir,
+        })
+    }
+}
+
+/// SHA-256 of the `run.sh` templates earlier releases copied into function folders: such a
+/// copy was never edited by its user, so it is not a customisation.
+const EARLIER_RUN_TEMPLATES: [&str; 2] = [
+    "0bdeff02543efcb9640c646a848adbc674399a98be3d5db3664bfea059b83f43",
+    "8183c843d01926b27591afdd7ead6eb1e9793a165c028bba748d773e86e0d1f2",
+];
+
+/// The longest payload given to `run.sh` as `$2` (Linux refuses a single argument over
+/// 128 KiB); a longer one is only on its stdin, and `$2` is `-`.
+const MAX_PAYLOAD_ARGUMENT: usize = 100 * 1024;
+
+#[async_trait]
+impl Target for RunScript {
+    async fn call(&self, payload: bytes::Bytes) -> Result<Answer> {
+        // As in Python FaaSET the payload is `$2`; it is also the script's stdin, which is
+        // how the template reads it (a command line is readable by every local user and
+        // holds at most 128 KiB per argument), and `$2` is `-` for a payload too long for one.
+        let text = String::from_utf8_lossy(&payload).into_owned();
+        let argument = if text.len() <= MAX_PAYLOAD_ARGUMENT {
+            text.as_str()
+        } else {
+            "-"
+        };
+        let run = run(
+            &self.dir,
+            "run.sh",
+            &[argument],
+            &[],
+            Some(payload.clone()),
+            &self.log,
+            &Quiet,
+        )
+        .await?;
+        if run.truncated {
+            return Ok(Answer::failed(
+                "RunScriptFailed",
+                format!(
+                    "run.sh printed more than {} MiB; its whole output is in {}",
+                    KEPT_OUTPUT >> 20,
+                    self.log.display()
+                ),
+            ));
+        }
+        let output = run.lines.join("\n");
+        if !run.success {
+            return Ok(Answer::failed(
+                "RunScriptFailed",
+                format!("run.sh failed ({}): {}", run.status, output.trim()),
+            ));
+        }
+        // A Lambda-style error object (what the engine answers for a failed call) is a failure.
+        let function_error = serde_json::from_str::<serde_json::Value>(&output)
+            .is_ok_and(|v| v.get("errorType").is_some() && v.get("errorMessage").is_some());
+        Ok(Answer {
+            body: output.into(),
+            function_error,
+            report: serde_json::Map::new(),
+        })
+    }
 }
 
 /// Splits output into lines, keeping at most [`KEPT_OUTPUT`] bytes of them.

@@ -19,7 +19,7 @@ fn bad_names_platforms_and_config_write_nothing() {
         (&["deploy", "nothing_here"], "unknown function \"nothing_here\""),
         (&["invoke", "hello_world", "{not json"], "the payload is not valid JSON"),
         (&["reconfigure", "hello_world", r#"{"memory":50}"#], "expected an integer from 128 to 10240"),
-        (&["reconfigure", "hello_world", r#"{"memory":256}"#], "not deployed on local yet: run `faaset deploy hello_world` first"),
+        (&["reconfigure", "hello_world", r#"{"memory":256}"#], "hello_world is not deployed on local: run `faaset deploy hello_world --platform local` first"),
     ];
     for (args, expected) in cases {
         ws.faaset(args).user_error(expected);

@@ -16,13 +16,90 @@ pub mod report;
 use std::path::Path;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use super::{Answer, Deployment, Driver, Target};
 use crate::config::{Config, KeySpec, Kind};
 use crate::error::{Error, Result};
 use crate::progress::Sink;
 use api::{Lambda, Signer};
+
+/// AWS Lambda through its Invoke API (`aws`).
+pub struct Aws;
+
+/// AWS Lambda through the function's URL (`aws_function_url`).
+pub struct FunctionUrl;
+
+#[async_trait]
+impl Driver for Aws {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+    fn config_keys(&self) -> &'static [KeySpec] {
+        CONFIG_KEYS
+    }
+    fn build_keys(&self) -> &'static [&'static str] {
+        BUILD_KEYS
+    }
+    fn reports(&self) -> &'static [&'static str] {
+        report::FIELDS
+    }
+    fn preflight(&self, config: &Config) -> Result<()> {
+        preflight(config)
+    }
+    async fn publish(&self, f: &Deployment<'_>, fresh: bool, sink: &dyn Sink) -> Result<()> {
+        publish_to(f, fresh, false, sink).await
+    }
+    async fn connect(&self, f: &Deployment<'_>) -> Result<Box<dyn Target>> {
+        Ok(Box::new(Invoker::new(f.paths.name.as_str(), f.config)?))
+    }
+}
+
+#[async_trait]
+impl Driver for FunctionUrl {
+    fn name(&self) -> &'static str {
+        "aws_function_url"
+    }
+    fn config_keys(&self) -> &'static [KeySpec] {
+        FUNCTION_URL_CONFIG_KEYS
+    }
+    fn build_keys(&self) -> &'static [&'static str] {
+        BUILD_KEYS
+    }
+    fn preflight(&self, config: &Config) -> Result<()> {
+        preflight(config)
+    }
+    async fn publish(&self, f: &Deployment<'_>, fresh: bool, sink: &dyn Sink) -> Result<()> {
+        publish_to(f, fresh, true, sink).await
+    }
+    async fn connect(&self, f: &Deployment<'_>) -> Result<Box<dyn Target>> {
+        Ok(Box::new(
+            UrlInvoker::new(f.paths.name.as_str(), f.config).await?,
+        ))
+    }
+}
+
+/// build.sh leaves the zip beside the binary; it is uploaded only after a fresh build.
+async fn publish_to(
+    f: &Deployment<'_>,
+    fresh: bool,
+    function_url: bool,
+    sink: &dyn Sink,
+) -> Result<()> {
+    let zip = f.paths.build_dir(f.platform.name()).join("bootstrap.zip");
+    let code = fresh.then_some(zip.as_path());
+    publish(
+        f.paths.name.as_str(),
+        f.config,
+        code,
+        &zip,
+        function_url,
+        sink,
+    )
+    .await
+}
 
 /// Regions with Lambda. A region outside this list is refused before any request, because
 /// the only other sign of a typo is a DNS failure.
@@ -315,29 +392,23 @@ async fn publish_function_url(
 /// Calls a function through the Invoke API.
 pub struct Invoker {
     lambda: Lambda,
+    name: String,
     timeout: Duration,
 }
 
-/// One call's answer as `invoke.rs` merges it.
-pub struct Answer {
-    pub body: bytes::Bytes,
-    pub function_error: bool,
-    /// Row fields of the platform's report (`duration`, `billedDuration`, …).
-    pub report: Map<String, Value>,
-}
-
 impl Invoker {
-    pub fn new(config: &Config) -> Result<Self> {
+    pub fn new(name: &str, config: &Config) -> Result<Self> {
         let timeout = config.get("timeout").and_then(Value::as_f64).unwrap_or(3.0);
         Ok(Invoker {
             lambda: client(config)?,
+            name: name.to_string(),
             // The function's own limit plus room for the network and a cold start.
             timeout: Duration::from_secs_f64(timeout + 30.0),
         })
     }
 
-    pub async fn call(&self, name: &str, payload: &[u8]) -> Answer {
-        let answer = self.lambda.invoke(name, payload, self.timeout).await;
+    pub async fn call(&self, payload: &[u8]) -> Answer {
+        let answer = self.lambda.invoke(&self.name, payload, self.timeout).await;
         if let Some(failure) = answer.failure {
             return failed(failure);
         }
@@ -350,6 +421,20 @@ impl Invoker {
             body: answer.body,
             function_error: answer.function_error,
         }
+    }
+}
+
+#[async_trait]
+impl Target for Invoker {
+    async fn call(&self, payload: bytes::Bytes) -> Result<Answer> {
+        Ok(Invoker::call(self, &payload).await)
+    }
+}
+
+#[async_trait]
+impl Target for UrlInvoker {
+    async fn call(&self, payload: bytes::Bytes) -> Result<Answer> {
+        Ok(UrlInvoker::call(self, &payload).await)
     }
 }
 
@@ -420,13 +505,7 @@ impl UrlInvoker {
 
 /// A call that did not reach the function, as a Lambda-style error object.
 fn failed(message: String) -> Answer {
-    Answer {
-        body: json!({ "errorType": "AwsError", "errorMessage": message })
-            .to_string()
-            .into(),
-        function_error: true,
-        report: Map::new(),
-    }
+    Answer::failed("AwsError", message)
 }
 
 #[cfg(test)]

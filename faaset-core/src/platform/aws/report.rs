@@ -10,6 +10,18 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+/// The row fields this module fills: the `REPORT` line's, `coldStart` (an `Init Duration` is
+/// there exactly on a cold start) and `limitsEnforced`.
+pub const FIELDS: &[&str] = &[
+    "duration",
+    "billedDuration",
+    "memorySize",
+    "maxMemoryUsed",
+    "initDuration",
+    "coldStart",
+    "limitsEnforced",
+];
+
 /// The row fields of the `REPORT` line in a base64 log tail; empty when there is none (an
 /// endpoint that sends no log, a tail cut before the line).
 pub fn fields_from_log_tail(tail_base64: &str) -> Map<String, Value> {
@@ -75,11 +87,14 @@ mod tests {
     use serde_json::json;
 
     fn check(line: &str, expected: Value) {
-        assert_eq!(
-            Value::Object(fields_from_report_line(line)),
-            expected,
-            "{line}"
-        );
+        let fields = fields_from_report_line(line);
+        for key in fields.keys() {
+            assert!(
+                FIELDS.contains(&key.as_str()),
+                "{key} is missing from FIELDS"
+            );
+        }
+        assert_eq!(Value::Object(fields), expected, "{line}");
     }
 
     #[test]
