@@ -233,6 +233,23 @@ pub async fn deploy(
     Ok(outcome(p, action))
 }
 
+/// Builds and publishes `function` first when its source, configuration or platform files
+/// changed (as FaaSET does before calls): what `experiment` and `sweep` do before their
+/// first call, from the CLI and the notebook alike.
+pub async fn deploy_if_changed(
+    workspace: &Workspace,
+    function: &str,
+    platform: Option<&str>,
+    sink: &dyn Sink,
+) -> Result<DeployOutcome> {
+    let request = DeployRequest {
+        name: function.to_string(),
+        platform: platform.map(str::to_string),
+        ..DeployRequest::default()
+    };
+    deploy(workspace, &request, sink).await
+}
+
 /// Publishes a new configuration without rebuilding (FaaSET's `reconfigure`); refused while
 /// an experiment or a sweep of the function runs.
 pub async fn reconfigure(

@@ -5,7 +5,10 @@
 //! - [`deploy`]: persist → hash → build ([`bootstrap`], `build.sh`) → publish;
 //! - [`invoke`]: one call with client-side timing; [`platform`]: the platform seam;
 //! - [`engine`]: the built-in local platform, a Lambda-compatible engine on loopback;
-//! - [`analysis`], [`plot`]: statistics, t-tests and charts of results.
+//! - [`experiment`]: experiments and memory sweeps; [`results`]: the one reader of their rows;
+//!   [`report`]: what the verbs show; [`verbs`]: every verb's parameters, for both front ends;
+//! - [`analysis`], [`plot`]: statistics, t-tests and charts of results;
+//! - [`locks`]: who may change a function when; [`progress`]: how the core reports.
 //!
 //! The core never prints: it reports through a [`progress::Sink`].
 
@@ -26,6 +29,7 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod source;
+pub mod verbs;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -100,6 +100,22 @@ impl Format {
         }
     }
 
+    /// The format a file name asks for by its extension (`.svg`, `.png`, any case).
+    pub fn from_path(path: &std::path::Path) -> crate::Result<Self> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(crate::Error::Usage(format!(
+                "cannot tell the image format of {}: the output file must end in .svg or .png",
+                path.display()
+            ))),
+        }
+    }
+
     /// Usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {

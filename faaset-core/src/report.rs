@@ -392,20 +392,78 @@ fn describe_best(strategy: Strategy, best: &MemoryResult) -> String {
 }
 
 /// `list`: the platforms, then one row per function (name, platform, where deployed with
-/// which memory, experiments).
-pub fn functions_table(platforms: &[String], rows: Vec<Vec<String>>) -> Report {
+/// which memory, experiments). A function whose `FAASET.json` cannot be read gets a line
+/// saying so; the others are still listed.
+pub fn list(workspace: &crate::Workspace) -> Report {
+    use crate::function::{FunctionPaths, FunctionState};
     let mut report = Report::default();
-    report.line(format!("platforms: {}", platforms.join(", ")));
-    if rows.is_empty() {
+    report.line(format!("platforms: {}", workspace.platforms().join(", ")));
+    let mut rows = Vec::new();
+    let mut unreadable = Vec::new();
+    for name in workspace.functions() {
+        let state = match FunctionState::load(&FunctionPaths::new(workspace, &name)) {
+            Ok(state) => state.unwrap_or_default(),
+            Err(e) => {
+                unreadable.push(format!("{name}: cannot be read ({e})"));
+                continue;
+            }
+        };
+        let deployed: Vec<String> = state
+            .deployed
+            .iter()
+            .map(|(platform, d)| match d.config.get("memory") {
+                Some(m) => format!("{platform} ({m} MB)"),
+                None => platform.clone(),
+            })
+            .collect();
+        rows.push(vec![
+            name.to_string(),
+            state.platform.clone(),
+            if deployed.is_empty() {
+                "no".into()
+            } else {
+                deployed.join(", ")
+            },
+            results::experiments(workspace, &name).join(", "),
+        ]);
+    }
+    if rows.is_empty() && unreadable.is_empty() {
         report
             .line("functions: none yet (define one with a %%cloud_function cell or `faaset new`)");
-    } else {
+    } else if !rows.is_empty() {
         report.table(Table::new(
             &["function", "platform", "deployed", "experiments"],
             rows,
             vec![false; 4],
         ));
     }
+    for line in unreadable {
+        report.line(line);
+    }
+    report
+}
+
+/// The line that ends an experiment: calls, errors, cold starts, time and rate, then where
+/// the rows are.
+pub fn experiment(summary: &crate::experiment::ExperimentSummary) -> Report {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let cold = summary
+        .cold_starts
+        .map(|n| format!(", {n} cold start{}", plural(n)))
+        .unwrap_or_default();
+    let seconds = summary.elapsed.as_secs_f64();
+    let mut report = Report::default();
+    report.line(format!(
+        "experiment {} of {} on {}: {} calls, {} error{}{cold}, {seconds:.2} s, {:.1} calls/s",
+        summary.experiment,
+        summary.function,
+        summary.platform,
+        summary.calls,
+        summary.errors,
+        plural(summary.errors),
+        summary.calls as f64 / seconds.max(1e-9),
+    ));
+    report.line(format!("results: {}", summary.results_csv.display()));
     report
 }
 

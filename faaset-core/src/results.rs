@@ -45,6 +45,38 @@ pub struct Results {
     skipped: Vec<usize>,
 }
 
+/// The metric `stats`, `ttest` and `plot` use when none is named.
+pub const DEFAULT_METRIC: &str = "runtime";
+
+/// One experiment of one function, written `FUNCTION/EXPERIMENT` (the two samples of `ttest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub function: String,
+    pub experiment: String,
+}
+
+impl std::str::FromStr for Sample {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.split_once('/') {
+            Some((function, experiment))
+                if !function.is_empty() && !experiment.is_empty() && !experiment.contains('/') =>
+            {
+                FunctionName::new(function)?;
+                check_experiment_name(experiment)?;
+                Ok(Sample {
+                    function: function.to_string(),
+                    experiment: experiment.to_string(),
+                })
+            }
+            _ => Err(Error::Usage(format!(
+                "expected FUNCTION/EXPERIMENT, e.g. calc_service/t_test_demo, got {text:?}"
+            ))),
+        }
+    }
+}
+
 /// Loads `functions/<function>/experiments/<experiment>/results.csv` of `workspace`.
 ///
 /// Names are checked first; an unknown function or experiment is a one-line error listing
@@ -716,6 +748,8 @@ pub enum PlotKind {
 
 impl PlotKind {
     pub const NAMES: [&'static str; 4] = ["hist", "box", "cdf", "timeline"];
+    /// The chart `plot` draws when none is named.
+    pub const DEFAULT: PlotKind = PlotKind::Histogram;
 
     /// The name the CLI and magics take (`hist`, `box`, `cdf`, `timeline`).
     pub fn name(self) -> &'static str {

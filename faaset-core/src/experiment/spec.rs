@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 
 /// The seed used when none is given (FaaS Runner's habit of reproducible shuffles).
 pub const DEFAULT_SEED: u64 = 42;
+/// Concurrent workers when none are given.
+pub const DEFAULT_THREADS: usize = 1;
+/// Calls per worker when neither `runs_per_thread` nor `calls` is given.
+pub const DEFAULT_RUNS_PER_THREAD: usize = 1;
 
 /// An experiment: `threads` concurrent workers, each calling `function` `runs_per_thread`
 /// times in a row, with rows saved under `functions/<fn>/experiments/<experiment_name>/`.
@@ -41,8 +45,8 @@ impl ExperimentSpec {
         ExperimentSpec {
             function: function.into(),
             platform: None,
-            threads: 1,
-            runs_per_thread: 1,
+            threads: DEFAULT_THREADS,
+            runs_per_thread: DEFAULT_RUNS_PER_THREAD,
             calls: None,
             payloads: vec![Value::Object(Map::new())],
             experiment_name: experiment_name.into(),

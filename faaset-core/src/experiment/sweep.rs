@@ -41,12 +41,18 @@ use crate::workspace::Workspace;
 
 use super::{experiment, ExperimentSpec, ExperimentSummary, Progress};
 
+/// Memory settings (MB) swept when none are given: Power Tuning's usual range on Lambda.
+pub const DEFAULT_MEMORY: [u32; 5] = [128, 256, 512, 1024, 2048];
+/// Calls per worker at each setting when none are given: enough for a trimmed mean.
+pub const DEFAULT_RUNS_PER_THREAD: usize = 10;
+/// Experiment the sweep's rows go to when none is named.
+pub const DEFAULT_EXPERIMENT_NAME: &str = "memory_sweep";
 /// Default fraction of the fastest and of the slowest calls dropped before averaging.
 pub const DEFAULT_DISCARD_TOP_BOTTOM: f64 = 0.2;
 /// How long a platform may take to apply a new memory setting.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A memory sweep: the experiment to repeat and the memory settings to repeat it at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SweepSpec {
     /// The experiment run at each setting (function, platform, threads, runs per thread,
     /// payloads, experiment name, shuffle, seed, tags); `{"memory": m}` is added to its tags.
@@ -60,16 +66,16 @@ pub struct SweepSpec {
 }
 
 impl SweepSpec {
-    /// A sweep of `function` over `memory` with the experiment defaults of
-    /// [`ExperimentSpec::new`], 20% trimmed at each end, prices from the deployed config.
-    pub fn new(
-        function: impl Into<String>,
-        experiment_name: impl Into<String>,
-        memory: Vec<u32>,
-    ) -> Self {
+    /// A sweep of `function` with every default: [`DEFAULT_MEMORY`], one worker making
+    /// [`DEFAULT_RUNS_PER_THREAD`] calls per setting into [`DEFAULT_EXPERIMENT_NAME`], 20%
+    /// trimmed at each end, prices from the deployed config. The CLI and the notebook start
+    /// from this and change what the user gave.
+    pub fn new(function: impl Into<String>) -> Self {
+        let mut experiment = ExperimentSpec::new(function, DEFAULT_EXPERIMENT_NAME);
+        experiment.runs_per_thread = DEFAULT_RUNS_PER_THREAD;
         SweepSpec {
-            experiment: ExperimentSpec::new(function, experiment_name),
-            memory,
+            experiment,
+            memory: DEFAULT_MEMORY.to_vec(),
             discard_top_bottom: DEFAULT_DISCARD_TOP_BOTTOM,
             price: None,
         }
@@ -184,6 +190,23 @@ impl SweepReport {
             }
         }
         best.map(|(r, _)| r)
+    }
+
+    /// The sweep's chart (duration and cost per memory setting), titled with the function
+    /// and platform; `None` when no setting has statistics (every call failed).
+    pub fn chart(
+        &self,
+        format: crate::plot::Format,
+    ) -> Option<std::result::Result<crate::plot::Image, crate::plot::PlotError>> {
+        if self.results.iter().all(|r| r.stats.is_none()) {
+            return None;
+        }
+        let title = format!("{} memory sweep ({})", self.function, self.platform);
+        Some(crate::plot::memory_sweep(
+            &self.chart_points(),
+            &title,
+            format,
+        ))
     }
 
     /// The points of [`crate::plot::memory_sweep`]; settings without statistics are NaN
@@ -794,7 +817,8 @@ mod tests {
         fn send<T: Send>(_: T) {}
         let dir = tempfile::tempdir().unwrap();
         let workspace = Workspace::open(dir.path()).unwrap();
-        let spec = SweepSpec::new("f", "e", vec![128]);
+        let mut spec = SweepSpec::new("f");
+        spec.memory = vec![128];
         send(sweep(&workspace, &spec, &|_| {}));
     }
 }

@@ -16,8 +16,8 @@ const OVERVIEW: &str = r#"FaaSET kernel: Rust cells (evcxr) plus magics.
 %faaset stats <fn> <experiment> [metric=runtime] [group_by=<column>]
 %faaset ttest <fn>/<experiment> <fn>/<experiment> [metric=runtime] [paired=false]
 %faaset plot <fn> <experiment> [kind=hist|box|timeline|cdf] [metric=runtime] [group_by=<column>]
-%faaset sweep <fn> memory=128,256,512,1024,2048 [threads=N] [runs_per_thread=N]
-              [payloads=<JSON array>] [experiment_name=sweep]
+%faaset sweep <fn> [memory=128,256,512,1024,2048] [threads=1] [runs_per_thread=10]
+              [payloads=<JSON array>] [experiment_name=memory_sweep] [discard_top_bottom=0.2]
 %faaset list                                  functions, platforms, deployed state
 %faaset help [topic]                          topics: the verbs above, cloud_function
 
@@ -50,6 +50,23 @@ pub fn text(topic: Option<&str>) -> Result<String, String> {
             super::parse::VERBS.join(", ")
         ));
     }
+    // Each option's meaning, from the table the CLI's --help uses too.
+    let params: Vec<_> = faaset::verbs::params(topic)
+        .iter()
+        .filter(|p| p.surface != faaset::verbs::Surface::Cli)
+        .collect();
+    if !params.is_empty() {
+        lines.push("");
+        let width = params.iter().map(|p| p.key.len()).max().unwrap_or(0);
+        let described: Vec<String> = params
+            .iter()
+            .map(|p| format!("    {:width$}  {}", p.key, p.help))
+            .collect();
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text.push_str(&described.join("\n"));
+        return Ok(text);
+    }
     Ok(lines.join("\n"))
 }
 
@@ -73,5 +90,17 @@ mod tests {
             .unwrap()
             .contains("--no-deploy"));
         assert!(text(Some("nope")).is_err());
+    }
+
+    #[test]
+    fn every_option_a_magic_takes_is_explained() {
+        for (verb, params) in faaset::verbs::VERBS {
+            let text = text(Some(verb)).unwrap();
+            for p in params.iter() {
+                let shown = text.contains(&format!("    {} ", p.key));
+                let notebook = p.surface != faaset::verbs::Surface::Cli;
+                assert_eq!(shown, notebook, "%faaset help {verb} and {}: {text}", p.key);
+            }
+        }
     }
 }

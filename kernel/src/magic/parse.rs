@@ -4,9 +4,10 @@
 
 use anyhow::{bail, Context, Result};
 use faaset::config::Config;
+use faaset::experiment::sweep::SweepSpec;
 use faaset::experiment::ExperimentSpec;
-use faaset::results::PlotKind;
-use faaset::FunctionName;
+use faaset::results::{PlotKind, Sample, DEFAULT_METRIC};
+use faaset::{verbs, FunctionName};
 use serde_json::Value;
 
 use super::args::{object, tokens, Args};
@@ -232,7 +233,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
     };
     let magic = match verb.as_str() {
         "reconfigure" => {
-            args.only(&[])?;
+            args.only(&verbs::notebook_keys("reconfigure"))?;
             args.at_most(2)?;
             let config = args.positional(1, "a configuration like {\"memory\": 2048}")?;
             Magic::Reconfigure {
@@ -241,7 +242,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
             }
         }
         "deploy" => {
-            args.only(&["force"])?;
+            args.only(&verbs::notebook_keys("deploy"))?;
             args.at_most(1)?;
             Magic::Deploy {
                 function: function(0)?,
@@ -249,7 +250,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
             }
         }
         "invoke" => {
-            args.only(&[])?;
+            args.only(&verbs::notebook_keys("invoke"))?;
             args.at_most(2)?;
             let payload = match args.optional_positional(1) {
                 None => Value::Object(Default::default()),
@@ -262,7 +263,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
             }
         }
         "experiment" => {
-            args.only(&EXPERIMENT_KEYS)?;
+            args.only(&verbs::notebook_keys("experiment"))?;
             args.at_most(1)?;
             let name = args.text("experiment_name")?.with_context(|| {
                 "%faaset experiment needs experiment_name=<name> (results go to functions/<fn>/experiments/<name>/)"
@@ -273,7 +274,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
             Magic::Experiment(spec)
         }
         "load" => {
-            args.only(&["polars"])?;
+            args.only(&verbs::notebook_keys("load"))?;
             let bind = match args.optional_positional(2) {
                 None => None,
                 Some("as") => {
@@ -303,17 +304,19 @@ fn line_magic(rest: &str) -> Result<Magic> {
             }
         }
         "stats" => {
-            args.only(&["metric", "group_by"])?;
+            args.only(&verbs::notebook_keys("stats"))?;
             args.at_most(2)?;
             Magic::Stats {
                 function: function(0)?,
                 experiment: experiment(1)?,
-                metric: args.text("metric")?.unwrap_or_else(|| "runtime".into()),
+                metric: args
+                    .text("metric")?
+                    .unwrap_or_else(|| DEFAULT_METRIC.into()),
                 group_by: args.text("group_by")?,
             }
         }
         "ttest" => {
-            args.only(&["metric", "paired"])?;
+            args.only(&verbs::notebook_keys("ttest"))?;
             args.at_most(2)?;
             Magic::Ttest {
                 a: sample(args.positional(
@@ -321,34 +324,36 @@ fn line_magic(rest: &str) -> Result<Magic> {
                     "two samples like calc_service/t_test_demo page_rank/t_test_demo",
                 )?)?,
                 b: sample(args.positional(1, "a second sample like page_rank/t_test_demo")?)?,
-                metric: args.text("metric")?.unwrap_or_else(|| "runtime".into()),
+                metric: args
+                    .text("metric")?
+                    .unwrap_or_else(|| DEFAULT_METRIC.into()),
                 paired: args.flag("paired")?.unwrap_or(false),
             }
         }
         "plot" => {
-            args.only(&["kind", "metric", "group_by"])?;
+            args.only(&verbs::notebook_keys("plot"))?;
             args.at_most(2)?;
-            let kind = args.text("kind")?.unwrap_or_else(|| "hist".into());
+            let kind = match args.text("kind")? {
+                Some(kind) => kind.parse()?,
+                None => PlotKind::DEFAULT,
+            };
             Magic::Plot {
                 function: function(0)?,
                 experiment: experiment(1)?,
-                kind: kind.parse()?,
-                metric: args.text("metric")?.unwrap_or_else(|| "runtime".into()),
+                kind,
+                metric: args
+                    .text("metric")?
+                    .unwrap_or_else(|| DEFAULT_METRIC.into()),
                 group_by: args.text("group_by")?,
             }
         }
         "sweep" => {
-            let mut keys = EXPERIMENT_KEYS.to_vec();
-            keys.extend(["memory", "discard_top_bottom"]);
-            args.only(&keys)?;
+            args.only(&verbs::notebook_keys("sweep"))?;
             args.at_most(1)?;
-            let memory = args.numbers("memory")?.context(
-                "%faaset sweep needs memory=<MB,MB,…> like memory=128,256,512,1024,2048",
-            )?;
-            let name = args
-                .text("experiment_name")?
-                .unwrap_or_else(|| "sweep".into());
-            let mut spec = faaset::experiment::sweep::SweepSpec::new(function(0)?, name, memory);
+            let mut spec = SweepSpec::new(function(0)?);
+            if let Some(memory) = args.numbers("memory")? {
+                spec.memory = memory;
+            }
             experiment_options(&args, &mut spec.experiment)?;
             if let Some(fraction) = args.number("discard_top_bottom")? {
                 spec.discard_top_bottom = fraction;
@@ -356,7 +361,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
             Magic::Sweep(Box::new(spec))
         }
         "list" => {
-            args.only(&[])?;
+            args.only(&verbs::notebook_keys("list"))?;
             args.at_most(0)?;
             Magic::List
         }
@@ -371,19 +376,6 @@ fn line_magic(rest: &str) -> Result<Magic> {
     };
     Ok(magic)
 }
-
-const EXPERIMENT_KEYS: [&str; 10] = [
-    "threads",
-    "runs_per_thread",
-    "calls",
-    "payloads",
-    "experiment_name",
-    "shuffle_payloads",
-    "tags",
-    "seed",
-    "platform",
-    "payload",
-];
 
 fn experiment_options(args: &Args, spec: &mut ExperimentSpec) -> Result<()> {
     if let Some(n) = args.count("threads")? {
@@ -408,20 +400,17 @@ fn experiment_options(args: &Args, spec: &mut ExperimentSpec) -> Result<()> {
     if let Some(seed) = args.count("seed")? {
         spec.seed = seed as u64;
     }
+    if let Some(name) = args.text("experiment_name")? {
+        spec.experiment_name = name;
+    }
     spec.platform = args.text("platform")?;
     Ok(())
 }
 
 /// `function/experiment`.
 fn sample(text: &str) -> Result<(String, String)> {
-    match text.split_once('/') {
-        Some((f, e)) if !f.is_empty() && !e.is_empty() && !e.contains('/') => {
-            FunctionName::new(f)?;
-            faaset::experiment::check_experiment_name(e)?;
-            Ok((f.to_string(), e.to_string()))
-        }
-        _ => bail!("expected FUNCTION/EXPERIMENT like calc_service/t_test_demo, got {text:?}"),
-    }
+    let sample: Sample = text.parse()?;
+    Ok((sample.function, sample.experiment))
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -500,7 +489,42 @@ mod tests {
         assert_eq!(spec.memory, vec![128, 256]);
         assert!(error("%faaset experiment hello threads=2").contains("experiment_name="));
         assert!(error("%faaset experiment hello experiment_name=e threads=0").contains("threads"));
-        assert!(error("%faaset sweep cpu").contains("memory="));
+    }
+
+    #[test]
+    fn a_bare_magic_asks_for_the_cores_defaults() {
+        let m = magics("%faaset sweep cpu");
+        let Magic::Sweep(spec) = &m[0] else { panic!() };
+        assert_eq!(**spec, SweepSpec::new("cpu"));
+        let m = magics("%faaset experiment cpu experiment_name=e");
+        let Magic::Experiment(spec) = &m[0] else {
+            panic!()
+        };
+        assert_eq!(*spec, ExperimentSpec::new("cpu", "e"));
+        let m = magics("%faaset plot cpu e\n%faaset stats cpu e");
+        let Magic::Plot { kind, metric, .. } = &m[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (*kind, metric.as_str()),
+            (PlotKind::DEFAULT, DEFAULT_METRIC)
+        );
+    }
+
+    #[test]
+    fn options_only_the_cli_has_are_refused_naming_the_accepted_ones() {
+        for (verb, params) in faaset::verbs::VERBS {
+            for p in params
+                .iter()
+                .filter(|p| p.surface == faaset::verbs::Surface::Cli)
+            {
+                let e = error(&format!("%faaset {verb} f e {}=x", p.key));
+                assert!(
+                    e.contains(&format!("has no option {}=", p.key)),
+                    "{verb}: {e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@ use anyhow::{anyhow, Result};
 use faaset::deploy::{self, DeployRequest};
 use faaset::experiment::sweep::{self, SweepEvent, SweepSpec};
 use faaset::experiment::{self, ExperimentSpec};
-use faaset::function::{FunctionPaths, FunctionState};
 use faaset::plot::{Format, Options};
 use faaset::report::{self, Report};
 use faaset::results;
@@ -132,7 +131,7 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
             out.display(Bundle::images(&images, &alt));
         }
         Magic::Sweep(spec) => sweep(workspace, &spec, out).await?,
-        Magic::List => out.display(Bundle::report(&list(workspace)?)),
+        Magic::List => out.display(Bundle::report(&report::list(workspace))),
         Magic::Help(topic) => {
             let text = super::help::text(topic.as_deref()).map_err(|e| anyhow!(e))?;
             out.display(Bundle::text(text));
@@ -145,7 +144,8 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
 /// experiment with a live progress bar; rows are on disk as they arrive.
 async fn experiment(workspace: &Workspace, spec: &ExperimentSpec, out: &CellOutput) -> Result<()> {
     let total = spec.validate()?;
-    deploy_if_changed(workspace, &spec.function, spec.platform.clone(), out).await?;
+    let sink = CellSink(Some(out.clone()));
+    deploy::deploy_if_changed(workspace, &spec.function, spec.platform.as_deref(), &sink).await?;
     let bar = ProgressBar::new(
         out,
         &format!("{}/{}", spec.function, spec.experiment_name),
@@ -153,34 +153,22 @@ async fn experiment(workspace: &Workspace, spec: &ExperimentSpec, out: &CellOutp
     );
     let summary =
         experiment::experiment(workspace, spec, &|p| bar.set(p.done, p.total, p.errors)).await?;
-    let seconds = summary.elapsed.as_secs_f64();
-    let cold = sweep::read_run(&summary)
-        .ok()
-        .map(|calls| calls.iter().filter(|c| c.cold == Some(true)).count())
-        .unwrap_or(0);
-    out.stream(
-        "stdout",
-        &format!(
-            "experiment {} of {} on {}: {} calls, {} errors, {cold} cold starts, {seconds:.2} s ({:.1} calls/s)\nresults: {}",
-            summary.experiment,
-            summary.function,
-            summary.platform,
-            summary.calls,
-            summary.errors,
-            summary.calls as f64 / seconds.max(1e-9),
-            summary.results_csv.display()
-        ),
-    );
+    out.stream("stdout", report::experiment(&summary).to_text().trim_end());
+    if let Some(warning) = &summary.changed_during_run {
+        out.stream("stderr", &format!("warning: {warning}\n"));
+    }
     Ok(())
 }
 
 async fn sweep(workspace: &Workspace, spec: &SweepSpec, out: &CellOutput) -> Result<()> {
     sweep::check(workspace, spec)?;
-    deploy_if_changed(
+    let sink = CellSink(Some(out.clone()));
+    let experiment = &spec.experiment;
+    deploy::deploy_if_changed(
         workspace,
-        &spec.experiment.function,
-        spec.experiment.platform.clone(),
-        out,
+        &experiment.function,
+        experiment.platform.as_deref(),
+        &sink,
     )
     .await?;
     let bar = std::sync::Mutex::new(ProgressBar::new(out, "sweep", 0));
@@ -204,29 +192,11 @@ async fn sweep(workspace: &Workspace, spec: &SweepSpec, out: &CellOutput) -> Res
     // then waits for that (`sweep::wait_for_restores`) before the cell ends.
     let report = sweep::sweep(workspace, spec, &on_event).await?;
     out.display(Bundle::report(&report::sweep(&report)));
-    if report.results.iter().any(|r| r.stats.is_some()) {
+    let charts = [Format::Svg, Format::Png].map(|format| report.chart(format));
+    if let [Some(svg), Some(png)] = charts {
         let title = format!("{} memory sweep ({})", report.function, report.platform);
-        let images = [Format::Svg, Format::Png]
-            .into_iter()
-            .map(|f| faaset::plot::memory_sweep(&report.chart_points(), &title, f))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.display(Bundle::images(&images, &title));
+        out.display(Bundle::images(&[svg?, png?], &title));
     }
-    Ok(())
-}
-
-async fn deploy_if_changed(
-    workspace: &Workspace,
-    function: &str,
-    platform: Option<String>,
-    out: &CellOutput,
-) -> Result<()> {
-    let request = DeployRequest {
-        name: function.to_string(),
-        platform,
-        ..DeployRequest::default()
-    };
-    deploy::deploy(workspace, &request, &CellSink(Some(out.clone()))).await?;
     Ok(())
 }
 
@@ -280,33 +250,4 @@ fn load(
         );
     }
     Ok(vec![Followup::Evaluate(code)])
-}
-
-/// Platforms and functions with their deployed state.
-pub fn list(workspace: &Workspace) -> Result<Report> {
-    let mut rows = Vec::new();
-    for name in workspace.functions() {
-        let paths = FunctionPaths::new(workspace, &name);
-        let state = FunctionState::load(&paths)?.unwrap_or_default();
-        let deployed: Vec<String> = state
-            .deployed
-            .iter()
-            .map(|(platform, d)| match d.config.get("memory") {
-                Some(m) => format!("{platform} ({m} MB)"),
-                None => platform.clone(),
-            })
-            .collect();
-        let experiments = results::experiments(workspace, &name);
-        rows.push(vec![
-            name.to_string(),
-            state.platform.clone(),
-            if deployed.is_empty() {
-                "no".into()
-            } else {
-                deployed.join(", ")
-            },
-            experiments.join(", "),
-        ]);
-    }
-    Ok(report::functions_table(&workspace.platforms(), rows))
 }

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use faaset::experiment::{spec, sweep};
+use faaset::results;
+use faaset::verbs::help;
 
 /// FaaSET-rs: write FaaS functions in Rust, deploy them, call them, experiment with them.
 #[derive(Debug, Parser)]
@@ -65,14 +68,11 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     pub name: String,
-    /// Platform (default: the function's saved platform)
-    #[arg(long)]
+    #[arg(long, help = help("deploy", "platform"))]
     pub platform: Option<String>,
-    /// Configuration JSON object on top of the saved one
-    #[arg(long)]
+    #[arg(long, help = help("deploy", "config"))]
     pub config: Option<String>,
-    /// Build and publish even when nothing changed
-    #[arg(long)]
+    #[arg(long, help = help("deploy", "force"))]
     pub force: bool,
 }
 
@@ -81,8 +81,7 @@ pub struct InvokeArgs {
     pub name: String,
     /// Payload JSON, @FILE to read it from a file, or - for stdin (default: {})
     pub payload: Option<String>,
-    /// Platform (default: the function's saved platform)
-    #[arg(long)]
+    #[arg(long, help = help("invoke", "platform"))]
     pub platform: Option<String>,
 }
 
@@ -91,8 +90,7 @@ pub struct ReconfigureArgs {
     pub name: String,
     /// Configuration JSON object, e.g. '{"memory": 1024}'
     pub config: String,
-    /// Platform (default: the function's saved platform)
-    #[arg(long)]
+    #[arg(long, help = help("reconfigure", "platform"))]
     pub platform: Option<String>,
 }
 
@@ -116,32 +114,26 @@ pub enum LocalCommand {
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
     pub function: String,
-    /// Concurrent workers
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = spec::DEFAULT_THREADS, help = help("experiment", "threads"))]
     pub threads: usize,
-    /// Sequential calls per worker
-    #[arg(long, default_value_t = 1, conflicts_with = "calls")]
+    #[arg(long, default_value_t = spec::DEFAULT_RUNS_PER_THREAD, conflicts_with = "calls",
+          help = help("experiment", "runs_per_thread"))]
     pub runs_per_thread: usize,
-    /// Total calls instead of --runs-per-thread, spread over the workers as evenly as possible
-    #[arg(long)]
+    #[arg(long, help = help("experiment", "calls"))]
     pub calls: Option<usize>,
-    /// JSON array of payloads, spread over all calls, or @FILE / - (default: [{}])
-    #[arg(long)]
+    #[arg(long, help = help("experiment", "payloads"))]
     pub payloads: Option<String>,
-    /// Results go to functions/<fn>/experiments/<name>/ (a second run appends)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "payloads", help = help("experiment", "payload"))]
+    pub payload: Option<String>,
+    #[arg(long, help = help("experiment", "experiment_name"))]
     pub experiment_name: String,
-    /// Shuffle the payload order (seeded)
-    #[arg(long)]
+    #[arg(long, help = help("experiment", "shuffle_payloads"))]
     pub shuffle_payloads: bool,
-    /// JSON object of tags recorded on every row
-    #[arg(long)]
+    #[arg(long, help = help("experiment", "tags"))]
     pub tags: Option<String>,
-    /// Seed of the payload shuffle
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = spec::DEFAULT_SEED, help = help("experiment", "seed"))]
     pub seed: u64,
-    /// Platform (default: the function's saved platform)
-    #[arg(long)]
+    #[arg(long, help = help("experiment", "platform"))]
     pub platform: Option<String>,
 }
 
@@ -149,8 +141,7 @@ pub struct ExperimentArgs {
 pub struct LoadArgs {
     pub function: String,
     pub experiment: String,
-    /// Print CSV instead of a table
-    #[arg(long)]
+    #[arg(long, help = help("load", "csv"))]
     pub csv: bool,
 }
 
@@ -158,11 +149,9 @@ pub struct LoadArgs {
 pub struct StatsArgs {
     pub function: String,
     pub experiment: String,
-    /// Column to summarise
-    #[arg(long, default_value = "runtime")]
+    #[arg(long, default_value = results::DEFAULT_METRIC, help = help("stats", "metric"))]
     pub metric: String,
-    /// Summarise per value of this column (e.g. memorySize)
-    #[arg(long)]
+    #[arg(long, help = help("stats", "group_by"))]
     pub group_by: Option<String>,
 }
 
@@ -172,11 +161,9 @@ pub struct TtestArgs {
     pub a: String,
     /// Second sample: FUNCTION/EXPERIMENT
     pub b: String,
-    /// Column to compare
-    #[arg(long, default_value = "runtime")]
+    #[arg(long, default_value = results::DEFAULT_METRIC, help = help("ttest", "metric"))]
     pub metric: String,
-    /// Paired t-test (rows matched in order) instead of Welch's
-    #[arg(long)]
+    #[arg(long, help = help("ttest", "paired"))]
     pub paired: bool,
 }
 
@@ -184,43 +171,39 @@ pub struct TtestArgs {
 pub struct PlotArgs {
     pub function: String,
     pub experiment: String,
-    /// hist, box, cdf or timeline
-    #[arg(long, default_value = "hist")]
+    #[arg(long, default_value = results::PlotKind::DEFAULT.name(), help = help("plot", "kind"))]
     pub kind: String,
-    /// Column to plot
-    #[arg(long, default_value = "runtime")]
+    #[arg(long, default_value = results::DEFAULT_METRIC, help = help("plot", "metric"))]
     pub metric: String,
-    /// Group the box plot by this column
-    #[arg(long)]
+    #[arg(long, help = help("plot", "group_by"))]
     pub group_by: Option<String>,
-    /// Output file (.svg or .png); default: <experiment folder>/<kind>-<metric>.svg
-    #[arg(long)]
+    #[arg(long, help = help("plot", "output"))]
     pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     pub function: String,
-    /// Memory settings in MB, comma separated
-    #[arg(long, value_delimiter = ',', default_value = "128,256,512,1024,2048")]
+    #[arg(long, value_delimiter = ',', default_values_t = sweep::DEFAULT_MEMORY,
+          help = help("sweep", "memory"))]
     pub memory: Vec<u32>,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = spec::DEFAULT_THREADS, help = help("sweep", "threads"))]
     pub threads: usize,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = sweep::DEFAULT_RUNS_PER_THREAD,
+          help = help("sweep", "runs_per_thread"))]
     pub runs_per_thread: usize,
-    /// JSON array of payloads, or @FILE / - (default: [{}])
-    #[arg(long)]
+    #[arg(long, help = help("sweep", "payloads"))]
     pub payloads: Option<String>,
-    /// Experiment name (rows tagged with the memory setting)
-    #[arg(long, default_value = "memory_sweep")]
+    #[arg(long, conflicts_with = "payloads", help = help("sweep", "payload"))]
+    pub payload: Option<String>,
+    #[arg(long, default_value = sweep::DEFAULT_EXPERIMENT_NAME,
+          help = help("sweep", "experiment_name"))]
     pub experiment_name: String,
-    /// Fraction of the slowest and fastest calls dropped before averaging
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = sweep::DEFAULT_DISCARD_TOP_BOTTOM,
+          help = help("sweep", "discard_top_bottom"))]
     pub discard_top_bottom: f64,
-    /// Chart file (.svg or .png); default: <experiment folder>/sweep.svg
-    #[arg(long)]
+    #[arg(long, help = help("sweep", "output"))]
     pub output: Option<PathBuf>,
-    /// Platform (default: the function's saved platform)
-    #[arg(long)]
+    #[arg(long, help = help("sweep", "platform"))]
     pub platform: Option<String>,
 }

@@ -4,11 +4,19 @@
 
 mod cli;
 mod commands;
+mod notebook_form;
 
 use clap::Parser;
 
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    let args = match notebook_form::translate(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("faaset: {message}");
+            std::process::exit(1);
+        }
+    };
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             // --help and --version are not errors; a bad command line is a user error (1).

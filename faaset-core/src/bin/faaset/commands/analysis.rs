@@ -5,7 +5,7 @@
 //! report's text to stdout. Metrics are taken from successful calls only, and every output says so.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use faaset::plot::{Format, Options};
 use faaset::report;
@@ -50,10 +50,10 @@ pub fn stats(workspace: &Workspace, args: StatsArgs) -> Result<()> {
 }
 
 pub fn ttest(workspace: &Workspace, args: TtestArgs) -> Result<()> {
-    let (fn_a, exp_a) = parse_sample(&args.a)?;
-    let (fn_b, exp_b) = parse_sample(&args.b)?;
-    let a = load_results(workspace, fn_a, exp_a)?;
-    let b = load_results(workspace, fn_b, exp_b)?;
+    let a: results::Sample = args.a.parse()?;
+    let b: results::Sample = args.b.parse()?;
+    let a = load_results(workspace, &a.function, &a.experiment)?;
+    let b = load_results(workspace, &b.function, &b.experiment)?;
     let c = results::compare(&a, &b, &args.metric, args.paired)?;
     emit(report::comparison(&c, &a, &b).to_text().as_bytes());
     Ok(())
@@ -73,7 +73,7 @@ pub fn plot(workspace: &Workspace, args: PlotArgs) -> Result<()> {
             results::experiment_dir(workspace, &function, &args.experiment).join(file)
         }
     };
-    let format = format_of(&output)?;
+    let format = Format::from_path(&output)?;
     let results = load_results(workspace, &args.function, &args.experiment)?;
     let image = results.plot(
         kind,
@@ -106,55 +106,5 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error 
         action,
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// `function/experiment` → its two names.
-fn parse_sample(text: &str) -> Result<(&str, &str)> {
-    match text.split_once('/') {
-        Some((function, experiment))
-            if !function.is_empty() && !experiment.is_empty() && !experiment.contains('/') =>
-        {
-            Ok((function, experiment))
-        }
-        _ => Err(Error::Usage(format!(
-            "expected FUNCTION/EXPERIMENT, e.g. calc_service/t_test_demo, got {text:?}"
-        ))),
-    }
-}
-
-/// The image format named by `path`'s extension.
-fn format_of(path: &Path) -> Result<Format> {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("svg") => Ok(Format::Svg),
-        Some("png") => Ok(Format::Png),
-        _ => Err(Error::Usage(format!(
-            "cannot tell the image format of {}: the output file must end in .svg or .png",
-            PathBuf::from(path).display()
-        ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samples_parse_and_bad_ones_say_the_syntax() {
-        assert_eq!(parse_sample("f/e").unwrap(), ("f", "e"));
-        for bad in ["f", "/e", "f/", "f/e/x"] {
-            let e = parse_sample(bad).unwrap_err().to_string();
-            assert!(e.starts_with("expected FUNCTION/EXPERIMENT"), "{e}");
-        }
-    }
-
-    #[test]
-    fn image_formats_come_from_the_extension() {
-        assert!(format_of(Path::new("x.PNG")).is_ok());
-        assert!(format_of(Path::new("x.jpg")).is_err());
     }
 }

@@ -8,10 +8,10 @@
 
 use std::path::Path;
 
-use faaset::deploy::{self, DeployRequest};
+use faaset::deploy;
 use faaset::experiment::sweep::{self, SweepEvent, SweepReport, SweepSpec};
 use faaset::experiment::{self, ExperimentSpec, Progress};
-use faaset::plot::{self, Format};
+use faaset::plot::Format;
 use faaset::{Error, Result, Workspace};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
@@ -20,21 +20,39 @@ use crate::cli::{ExperimentArgs, SweepArgs};
 
 use super::Stderr;
 
-pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<()> {
-    let spec = ExperimentSpec {
+/// The experiment the arguments ask for: core defaults, changed where a flag was given.
+fn experiment_spec(args: ExperimentArgs) -> Result<ExperimentSpec> {
+    Ok(ExperimentSpec {
         function: args.function,
         platform: args.platform,
         threads: args.threads,
         runs_per_thread: args.runs_per_thread,
         calls: args.calls,
-        payloads: parse_payloads(args.payloads.as_deref())?,
+        payloads: parse_payloads(args.payloads.as_deref(), args.payload.as_deref())?,
         experiment_name: args.experiment_name,
         shuffle_payloads: args.shuffle_payloads,
         tags: parse_tags(args.tags.as_deref())?,
         seed: args.seed,
-    };
+    })
+}
+
+/// The sweep the arguments ask for: core defaults, changed where a flag was given.
+fn sweep_spec(args: &SweepArgs) -> Result<SweepSpec> {
+    let mut spec = SweepSpec::new(&args.function);
+    spec.memory = args.memory.clone();
+    spec.experiment.experiment_name = args.experiment_name.clone();
+    spec.experiment.platform = args.platform.clone();
+    spec.experiment.threads = args.threads;
+    spec.experiment.runs_per_thread = args.runs_per_thread;
+    spec.experiment.payloads = parse_payloads(args.payloads.as_deref(), args.payload.as_deref())?;
+    spec.discard_top_bottom = args.discard_top_bottom;
+    Ok(spec)
+}
+
+pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<()> {
+    let spec = experiment_spec(args)?;
     let total = spec.validate()?;
-    deploy_if_changed(workspace, &spec).await?;
+    deploy::deploy_if_changed(workspace, &spec.function, spec.platform.as_deref(), &Stderr).await?;
 
     let bar = progress_bar(
         total,
@@ -54,22 +72,7 @@ pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<(
             summary.elapsed.as_secs_f64()
         );
     }
-    let cold = summary
-        .cold_starts
-        .map(|n| format!(", {n} cold start{}", plural(n)))
-        .unwrap_or_default();
-    let seconds = summary.elapsed.as_secs_f64();
-    println!(
-        "experiment {} of {} on {}: {} calls, {} error{}{cold}, {seconds:.2} s, {:.1} calls/s",
-        summary.experiment,
-        summary.function,
-        summary.platform,
-        summary.calls,
-        summary.errors,
-        plural(summary.errors),
-        summary.calls as f64 / seconds.max(1e-9),
-    );
-    println!("results: {}", summary.results_csv.display());
+    print!("{}", faaset::report::experiment(&summary).to_text());
     if let Some(warning) = &summary.changed_during_run {
         eprintln!("warning: {warning}");
     }
@@ -77,18 +80,19 @@ pub async fn experiment(workspace: &Workspace, args: ExperimentArgs) -> Result<(
 }
 
 pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
-    let mut spec = SweepSpec::new(&args.function, &args.experiment_name, args.memory.clone());
-    spec.experiment.platform = args.platform;
-    spec.experiment.threads = args.threads;
-    spec.experiment.runs_per_thread = args.runs_per_thread;
-    spec.experiment.payloads = parse_payloads(args.payloads.as_deref())?;
-    spec.discard_top_bottom = args.discard_top_bottom;
+    let spec = sweep_spec(&args)?;
     let format = match &args.output {
-        Some(path) => Some(chart_format(path)?),
-        None => None,
+        Some(path) => Format::from_path(path)?,
+        None => Format::Svg,
     };
     sweep::check(workspace, &spec)?;
-    deploy_if_changed(workspace, &spec.experiment).await?;
+    deploy::deploy_if_changed(
+        workspace,
+        &spec.experiment.function,
+        spec.experiment.platform.as_deref(),
+        &Stderr,
+    )
+    .await?;
 
     let bar = progress_bar(0, "");
     let on_event = |event| on_sweep_event(&bar, event);
@@ -111,12 +115,12 @@ pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
     };
     print_report(&report);
 
-    if report.results.iter().all(|r| r.stats.is_none()) {
+    let Some(chart) = report.chart(format) else {
         return Err(Error::Usage(format!(
             "every call of the sweep failed, so there is nothing to compare; see the error column of {}",
             report.results_csv.display()
         )));
-    }
+    };
     let output = args.output.unwrap_or_else(|| {
         report
             .results_csv
@@ -124,33 +128,24 @@ pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
             .unwrap_or(Path::new("."))
             .join("sweep.svg")
     });
-    let title = format!("{} memory sweep ({})", report.function, report.platform);
-    plot::memory_sweep(
-        &report.chart_points(),
-        &title,
-        format.unwrap_or(Format::Svg),
-    )
-    .and_then(|image| image.save(&output))
-    .map_err(|e| Error::Usage(format!("{e} ({})", output.display())))?;
+    chart
+        .and_then(|image| image.save(&output))
+        .map_err(|e| Error::Usage(format!("{e} ({})", output.display())))?;
     println!("chart: {}", output.display());
     Ok(())
 }
 
-/// Builds and publishes the function first when its source, config or platform files
-/// changed, as `faaset invoke` does.
-async fn deploy_if_changed(workspace: &Workspace, spec: &ExperimentSpec) -> Result<()> {
-    let request = DeployRequest {
-        name: spec.function.clone(),
-        platform: spec.platform.clone(),
-        ..DeployRequest::default()
-    };
-    deploy::deploy(workspace, &request, &Stderr)
-        .await
-        .map(|_| ())
-}
-
-/// `--payloads`: a JSON array (default `[{}]`); an empty array is refused by the spec check.
-fn parse_payloads(text: Option<&str>) -> Result<Vec<Value>> {
+/// `--payloads`: a JSON array (default `[{}]`; an empty array is refused by the spec check),
+/// or `--payload`: one JSON object for every call.
+fn parse_payloads(text: Option<&str>, one: Option<&str>) -> Result<Vec<Value>> {
+    if let Some(one) = one {
+        return match serde_json::from_str::<Value>(&super::json_text(one)?) {
+            Ok(Value::Object(payload)) => Ok(vec![Value::Object(payload)]),
+            _ => Err(Error::Usage(format!(
+                "--payload must be a JSON object like '{{\"name\": \"Bob\"}}', not {one:?}"
+            ))),
+        };
+    }
     let Some(text) = text else {
         return Ok(vec![Value::Object(Map::new())]);
     };
@@ -180,17 +175,6 @@ fn parse_tags(text: Option<&str>) -> Result<Map<String, Value>> {
         ))),
         Err(e) => Err(Error::Usage(format!(
             "--tags is not valid JSON ({e}); give an object like '{{\"memory\": 512}}'"
-        ))),
-    }
-}
-
-fn chart_format(path: &Path) -> Result<Format> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(e) if e.eq_ignore_ascii_case("svg") => Ok(Format::Svg),
-        Some(e) if e.eq_ignore_ascii_case("png") => Ok(Format::Png),
-        _ => Err(Error::Usage(format!(
-            "--output {} must end in .svg or .png",
-            path.display()
         ))),
     }
 }
@@ -257,5 +241,54 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn command(line: &[&str]) -> Command {
+        Cli::try_parse_from(line).unwrap().command
+    }
+
+    #[test]
+    fn a_bare_line_asks_for_the_cores_defaults() {
+        let Command::Experiment(args) =
+            command(&["faaset", "experiment", "f", "--experiment-name", "e"])
+        else {
+            panic!("not an experiment")
+        };
+        assert_eq!(
+            experiment_spec(args).unwrap(),
+            ExperimentSpec::new("f", "e")
+        );
+        let Command::Sweep(args) = command(&["faaset", "sweep", "f"]) else {
+            panic!("not a sweep")
+        };
+        assert_eq!(sweep_spec(&args).unwrap(), SweepSpec::new("f"));
+    }
+
+    #[test]
+    fn one_payload_or_a_list() {
+        let Command::Experiment(args) = command(&[
+            "faaset",
+            "experiment",
+            "f",
+            "--experiment-name",
+            "e",
+            "--payload",
+            r#"{"n": 1}"#,
+        ]) else {
+            panic!("not an experiment")
+        };
+        assert_eq!(
+            experiment_spec(args).unwrap().payloads,
+            vec![serde_json::json!({"n": 1})]
+        );
+        let e = parse_payloads(None, Some("[1]")).unwrap_err().to_string();
+        assert!(e.contains("--payload must be a JSON object"), "{e}");
     }
 }

@@ -105,45 +105,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn list(workspace: &Workspace) -> Result<()> {
-    println!("platforms: {}", workspace.platforms().join(", "));
-    let functions = workspace.functions();
-    if functions.is_empty() {
-        println!("functions: none (create one with `faaset new NAME`)");
-        return Ok(());
-    }
-    println!("functions:");
-    for name in functions {
-        let paths = faaset::function::FunctionPaths::new(workspace, &name);
-        // One unreadable FAASET.json must not hide the functions after it.
-        let state = match faaset::function::FunctionState::load(&paths) {
-            Ok(state) => state.unwrap_or_default(),
-            Err(e) => {
-                println!("  {name}: cannot be read ({e})");
-                continue;
-            }
-        };
-        let deployed: Vec<String> = state
-            .deployed
-            .iter()
-            .map(|(platform, d)| {
-                let memory = d
-                    .config
-                    .get("memory")
-                    .map(|m| format!(" {m} MB"))
-                    .unwrap_or_default();
-                format!("{platform}{memory}")
-            })
-            .collect();
-        println!(
-            "  {name:<24} platform {:<8} deployed: {}",
-            state.platform,
-            if deployed.is_empty() {
-                "no".to_string()
-            } else {
-                deployed.join(", ")
-            }
-        );
-    }
+    print!("{}", faaset::report::list(workspace).to_text());
     Ok(())
 }
 
