@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Memory setting in MB, set by FaaSET's publisher on platforms that do not expose it to the
 /// process (Cloud Run, Azure Flex Consumption, OpenWhisk).
-pub const MEMORY_ENV: &str = "FAASET_MEMORY_MB";
+pub(crate) const MEMORY_ENV: &str = "FAASET_MEMORY_MB";
 /// Timeout in seconds, set by FaaSET's publisher where the platform gives no per-call deadline
 /// (Cloud Run, Azure): the deadline of a call is its arrival plus this.
-pub const TIMEOUT_ENV: &str = "FAASET_TIMEOUT_S";
+pub(crate) const TIMEOUT_ENV: &str = "FAASET_TIMEOUT_S";
 
 /// The invocation context handed to a function: the facts the platform gives about the call and
 /// the environment it runs in. A field the platform does not provide is empty (or 0).

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use context::{Context, MEMORY_ENV, TIMEOUT_ENV};
+pub use context::Context;
 pub use outcome::IntoOutcome;
 
 use mode::Mode;

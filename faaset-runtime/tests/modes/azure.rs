@@ -3,9 +3,9 @@
 //! readiness by polling `GET /`, the caller's request proxied to `/api/<fn>` with
 //! `X-Azure-Functions-InvocationId`.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::support::{free_port, post, probe, wait_ready, Running};
+use crate::support::{free_port, listening_ip, post, probe, wait_ready, Running};
 
 #[test]
 fn proxied_calls_carry_the_invocation_id_and_saaf_names_azure() {
@@ -23,6 +23,8 @@ fn proxied_calls_carry_the_invocation_id_and_saaf_names_azure() {
     );
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_ready(&mut running, addr);
+    // Only the host on the same machine may reach a custom handler.
+    assert_eq!(listening_ip(port), Some(Ipv4Addr::LOCALHOST));
 
     let invocation = "7b3f6c1e-2a4d-4e5f-9a8b-0c1d2e3f4a5b";
     let answer = post(

@@ -2,13 +2,13 @@
 //! `K_CONFIGURATION` set, concurrent requests on one instance, SIGTERM before the instance
 //! is stopped.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{free_port, post, probe, request, wait_ready, Running};
+use crate::support::{free_port, listening_ip, post, probe, request, wait_ready, Running};
 
 fn start() -> (Running, SocketAddr) {
     let port = free_port();
@@ -27,6 +27,11 @@ fn start() -> (Running, SocketAddr) {
     // It listens on 0.0.0.0, so loopback reaches it.
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_ready(&mut running, addr);
+    assert_eq!(
+        listening_ip(port),
+        Some(Ipv4Addr::UNSPECIFIED),
+        "Cloud Run needs 0.0.0.0"
+    );
     (running, addr)
 }
 

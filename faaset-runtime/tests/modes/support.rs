@@ -176,3 +176,20 @@ pub fn wait_ready(running: &mut Running, addr: SocketAddr) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The IPv4 address a socket listens on at `port`, from the kernel's table (`/proc/net/tcp`,
+/// state 0A = LISTEN): proves 0.0.0.0 vs 127.0.0.1 without needing a second interface.
+pub fn listening_ip(port: u16) -> Option<std::net::Ipv4Addr> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (ip, local_port) = fields.get(1)?.split_once(':')?;
+        let listening = fields.get(3) == Some(&"0A");
+        if !listening || u16::from_str_radix(local_port, 16).ok()? != port {
+            return None;
+        }
+        // The kernel prints the address in host byte order (little-endian here).
+        let raw = u32::from_str_radix(ip, 16).ok()?;
+        Some(std::net::Ipv4Addr::from(raw.swap_bytes()))
+    })
+}
