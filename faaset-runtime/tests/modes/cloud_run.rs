@@ -177,8 +177,17 @@ fn failures_are_500_400_413_in_lambdas_error_shape() {
 fn sigterm_finishes_the_call_in_flight_then_exits_0() {
     let (mut running, addr) = start();
     let slow = thread::spawn(move || post(addr, "/", &[], r#"{"action":"sleep","ms":1500}"#));
-    // Let the call reach the function, then stop the instance as Cloud Run does.
-    thread::sleep(Duration::from_millis(400));
+    // Wait until the call is in the function: the runtime's one I/O thread gains a blocking
+    // thread for it. Then stop the instance as Cloud Run does.
+    let tasks = format!("/proc/{}/task", running.id());
+    let started = Instant::now();
+    while std::fs::read_dir(&tasks).unwrap().count() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the call never started"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
     running.signal(libc::SIGTERM);
     thread::sleep(Duration::from_millis(200));
     assert!(
