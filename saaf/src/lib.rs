@@ -27,7 +27,11 @@
 //!   `newcontainer` is 1 for the first Inspector of the process and 0 afterwards. (SAAF keeps
 //!   this in `/tmp/container-id`; a process is the right scope here because FaaSET's local
 //!   platform runs several environments that share `/tmp`);
-//! - detects the platform from environment variables ([`detect_platform`]).
+//! - detects the platform from environment variables ([`detect_platform`]): `Local`,
+//!   `AWS Lambda`, `Google Cloud Run`, `Google Cloud Functions` (1st gen), `Azure Functions`,
+//!   `OpenWhisk`, `IBM Cloud Functions` (OpenWhisk on IBM's API host) or `Unknown Platform`;
+//!   where the platform hides the memory setting or region, FaaSET's publisher passes them as
+//!   `FAASET_MEMORY_MB` and `FAASET_REGION`.
 //!
 //! What it does not do:
 //! - CPU times and page faults are those of the whole (virtual) machine, as in SAAF, not of
@@ -57,7 +61,8 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 pub use platform::{
-    detect_platform, PlatformInfo, AWS_LAMBDA, AZURE, GOOGLE, LOCAL, OPENWHISK, UNKNOWN,
+    detect_platform, PlatformInfo, AWS_LAMBDA, AZURE, GOOGLE_CLOUD_FUNCTIONS, GOOGLE_CLOUD_RUN,
+    IBM_CLOUD_FUNCTIONS, LOCAL, MEMORY_ENV, OPENWHISK, REGION_ENV, UNKNOWN,
 };
 
 /// The SAAF version whose attribute names this crate produces (`version` attribute).
