@@ -8,7 +8,8 @@
 //! - [`experiment`]: experiments and memory sweeps; [`results`]: the one reader of their rows;
 //!   [`report`]: what the verbs show; [`verbs`]: every verb's parameters, for both front ends;
 //! - [`analysis`], [`plot`]: statistics, t-tests and charts of results;
-//! - [`locks`]: who may change a function when; [`progress`]: how the core reports.
+//! - [`locks`]: who may change a function when; [`progress`]: how the core reports;
+//!   [`words`]: plurals and the like.
 //!
 //! The core never prints: it reports through a [`progress::Sink`].
 
@@ -30,6 +31,7 @@ pub mod report;
 pub mod results;
 pub mod source;
 pub mod verbs;
+pub mod words;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -40,6 +40,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::words::plural;
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
@@ -1545,14 +1546,6 @@ fn superscript(n: i32) -> String {
             _ => '⁹',
         })
         .collect()
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::analysis::Summary;
 use crate::error::Result;
 use crate::experiment::sweep::{MemoryResult, Strategy, SweepReport};
 use crate::results::{self, axis_label, shorten, show_key, Comparison, Results};
+use crate::words::plural;
 
 /// The columns `load` shows, where present, in this order.
 const KEY_COLUMNS: [&str; 8] = [
@@ -446,7 +447,6 @@ pub fn list(workspace: &crate::Workspace) -> Report {
 /// The line that ends an experiment: calls, errors, cold starts, time and rate, then where
 /// the rows are.
 pub fn experiment(summary: &crate::experiment::ExperimentSummary) -> Report {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let cold = summary
         .cold_starts
         .map(|n| format!(", {n} cold start{}", plural(n)))

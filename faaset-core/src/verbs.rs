@@ -28,28 +28,20 @@ pub struct Param {
     pub surface: Surface,
 }
 
+const fn param(surface: Surface, key: &'static str, help: &'static str) -> Param {
+    Param { key, help, surface }
+}
+
 const fn both(key: &'static str, help: &'static str) -> Param {
-    Param {
-        key,
-        help,
-        surface: Surface::Both,
-    }
+    param(Surface::Both, key, help)
 }
 
 const fn cli(key: &'static str, help: &'static str) -> Param {
-    Param {
-        key,
-        help,
-        surface: Surface::Cli,
-    }
+    param(Surface::Cli, key, help)
 }
 
 const fn notebook(key: &'static str, help: &'static str) -> Param {
-    Param {
-        key,
-        help,
-        surface: Surface::Notebook,
-    }
+    param(Surface::Notebook, key, help)
 }
 
 const PLATFORM: Param = both(

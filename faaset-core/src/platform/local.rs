@@ -90,17 +90,8 @@ impl Driver for Local {
     }
 }
 
-/// What the engine measures of every call ([`Report`]'s fields).
-const REPORTED: &[&str] = &[
-    "duration",
-    "billedDuration",
-    "memorySize",
-    "maxMemoryUsed",
-    "initDuration",
-    "coldStart",
-    "environmentId",
-    "limitsEnforced",
-];
+/// What the engine measures of every call ([`Report`]'s fields): all of them.
+const REPORTED: &[&str] = super::REPORT_FIELDS;
 
 /// A function in the workspace's engine.
 struct EngineTarget {

@@ -128,8 +128,8 @@ pub const REPORT_FIELDS: &[&str] = &[
     "maxMemoryUsed",
     "initDuration",
     "coldStart",
-    "environmentId",
     "limitsEnforced",
+    "environmentId",
 ];
 
 /// Every platform of this build, in the order `faaset` lists them.

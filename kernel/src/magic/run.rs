@@ -5,7 +5,7 @@ use faaset::deploy::{self, DeployRequest};
 use faaset::experiment::sweep::{self, SweepEvent, SweepSpec};
 use faaset::experiment::{self, ExperimentSpec};
 use faaset::plot::{Format, Options};
-use faaset::report::{self, Report};
+use faaset::report;
 use faaset::results;
 use faaset::{FunctionName, Workspace};
 use serde_json::Value;

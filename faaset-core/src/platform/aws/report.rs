@@ -11,16 +11,9 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 /// The row fields this module fills: the `REPORT` line's, `coldStart` (an `Init Duration` is
-/// there exactly on a cold start) and `limitsEnforced`.
-pub const FIELDS: &[&str] = &[
-    "duration",
-    "billedDuration",
-    "memorySize",
-    "maxMemoryUsed",
-    "initDuration",
-    "coldStart",
-    "limitsEnforced",
-];
+/// there exactly on a cold start) and `limitsEnforced`; every platform field but
+/// `environmentId` (Lambda's report names no environment).
+pub const FIELDS: &[&str] = crate::platform::REPORT_FIELDS.split_at(7).0;
 
 /// The row fields of the `REPORT` line in a base64 log tail; empty when there is none (an
 /// endpoint that sends no log, a tail cut before the line).

@@ -12,6 +12,7 @@ use faaset::deploy;
 use faaset::experiment::sweep::{self, SweepEvent, SweepReport, SweepSpec};
 use faaset::experiment::{self, ExperimentSpec, Progress};
 use faaset::plot::Format;
+use faaset::words::plural;
 use faaset::{Error, Result, Workspace};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
@@ -234,14 +235,6 @@ fn on_sweep_event(bar: &ProgressBar, event: SweepEvent) {
 
 fn print_report(report: &SweepReport) {
     print!("{}", faaset::report::sweep(report).to_text());
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]
