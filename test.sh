@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 venv="${FAASET_VENV:-${FAASET_HOME:-$HOME/.local/share/faaset}/venv}"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# `dataframe` (polars) is off in the binaries; its test and lints need it on.
+cargo clippy --workspace --all-targets --locked --features faaset-core/dataframe -- -D warnings
 # The kernel (evcxr) is tested in release, sharing the dependencies of the release build
 # install.sh made: a debug evcxr would compile everything a second time.
-cargo test --workspace --exclude faaset-kernel --locked
+cargo test --workspace --exclude faaset-kernel --locked --features faaset-core/dataframe
 cargo test --release --locked -p faaset-kernel
 cargo build --release --locked -p faaset-kernel
 if [ ! -x "$venv/bin/pytest" ]; then

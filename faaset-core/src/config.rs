@@ -75,12 +75,8 @@ pub fn check_keys(platform: &str, specs: &[KeySpec], config: &Config) -> Result<
     for key in config.keys() {
         if !specs.iter().any(|s| s.key == key) {
             let accepted: Vec<&str> = specs.iter().map(|s| s.key).collect();
-            let hint = accepted
-                .iter()
-                .map(|a| (strsim::damerau_levenshtein(a, key), *a))
-                .filter(|(d, _)| *d <= 2)
-                .min()
-                .map(|(_, a)| format!("did you mean \"{a}\"? "))
+            let hint = crate::words::closest(&accepted, key)
+                .map(|a| format!("did you mean \"{a}\"? "))
                 .unwrap_or_default();
             return Err(Error::Config(format!(
                 "unknown config key \"{key}\" for platform {platform} ({hint}accepted: {})",

@@ -442,7 +442,9 @@ fn persist(p: &Prepared) -> Result<()> {
         crate::function::write_atomic(&source_file, p.source_text.as_bytes())?;
     }
     let platform_dir = p.paths.platform_dir(p.platform.name());
-    copy_missing(p.platform.template(), &platform_dir)?;
+    for template in p.platform.templates() {
+        copy_missing(template, &platform_dir)?;
+    }
     Ok(())
 }
 

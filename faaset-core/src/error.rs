@@ -59,6 +59,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The user stopped it (Ctrl-C, an interrupted cell); what was done is kept.
+    #[error("{0}")]
+    Interrupted(String),
+
     /// AWS Lambda (or the `endpoint_url`) refused or could not be reached.
     #[error("AWS Lambda: {0}")]
     Aws(String),

@@ -142,7 +142,8 @@ impl Table {
     }
 }
 
-/// `load`: the key columns of every row, the counts, and the column types as polars reads them.
+/// `load`: the key columns of every row, the counts, and the column types (as polars would
+/// infer them).
 pub fn load(results: &Results, command: &str) -> Result<Report> {
     let columns: Vec<&str> = KEY_COLUMNS
         .into_iter()
@@ -169,10 +170,9 @@ pub fn load(results: &Results, command: &str) -> Result<Report> {
         counts(results),
         results.path().display()
     ));
-    let frame = results::read_dataframe(results.path())?;
     let types: Vec<String> = columns
         .iter()
-        .filter_map(|c| frame.column(c).ok().map(|s| format!("{c} {}", s.dtype())))
+        .filter_map(|c| results.column_type(c).map(|t| format!("{c} {t}")))
         .collect();
     report.line(format!("types: {}", types.join(", ")));
     Ok(report)

@@ -29,7 +29,14 @@ pub struct Shared {
     cancel: Mutex<CancellationToken>,
     rust_running: AtomicBool,
     session: OnceLock<Arc<Session>>,
+    /// Held while a cell runs, so a shutdown can wait for an interrupted cell to finish
+    /// what it must undo.
+    cell: tokio::sync::Mutex<()>,
 }
+
+/// How long a shutdown waits for an interrupted cell (a sweep restoring the memory on a
+/// cloud platform waits for the update to apply).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Shared {
     fn new() -> Shared {
@@ -39,6 +46,7 @@ impl Shared {
             cancel: Mutex::new(CancellationToken::new()),
             rust_running: AtomicBool::new(false),
             session: OnceLock::new(),
+            cell: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -223,7 +231,10 @@ impl Kernel {
         ));
         let out = CellOutput::new(self.iopub.clone(), request.clone());
         *lock(&self.shared.current) = Some(out.clone());
+        let shared = self.shared.clone();
+        let running = shared.cell.lock().await;
         let result = self.run_cell(&code, &out, count).await;
+        drop(running);
         *lock(&self.shared.current) = None;
         match result {
             Ok(()) => json!({
@@ -265,8 +276,14 @@ impl Kernel {
             }
             Cell::Code { magics, rust } => {
                 for m in magics {
-                    let followups =
-                        cancellable(&cancel, magic::run::run(m, &self.workspace, out)).await?;
+                    let followups = if m.stops_itself() {
+                        magic::run::run(m, &self.workspace, out, &cancel)
+                            .await
+                            .map_err(magic_error)?
+                    } else {
+                        cancellable(&cancel, magic::run::run(m, &self.workspace, out, &cancel))
+                            .await?
+                    };
                     for followup in followups {
                         self.follow(followup, out, count).await?;
                     }
@@ -518,7 +535,9 @@ async fn shutdown(request: &Message, shared: &Shared) -> Value {
     if let Some(session) = shared.session.get() {
         session.interrupt();
     }
-    faaset::experiment::sweep::wait_for_restores().await;
+    // A cell that was interrupted may still be undoing something (a sweep putting the memory
+    // back): let it finish, within reason, before the process exits.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, shared.cell.lock()).await;
     json!({"status": "ok", "restart": request.content["restart"].as_bool().unwrap_or(false)})
 }
 
@@ -554,12 +573,18 @@ async fn cancellable<T>(
     future: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T, CellError> {
     tokio::select! {
-        result = future => result.map_err(usage),
+        result = future => result.map_err(magic_error),
         _ = cancel.cancelled() => {
-            // An interrupted sweep puts the memory setting back; wait for that.
-            faaset::experiment::sweep::wait_for_restores().await;
             Err(CellError::new("Interrupted", "the cell was interrupted; results written so far are kept"))
         }
+    }
+}
+
+/// A magic's error: an interruption the magic handled itself is still "Interrupted".
+fn magic_error(error: anyhow::Error) -> CellError {
+    match error.downcast_ref::<faaset::Error>() {
+        Some(faaset::Error::Interrupted(message)) => CellError::new("Interrupted", message),
+        _ => usage(error),
     }
 }
 

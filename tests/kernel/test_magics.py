@@ -155,6 +155,28 @@ def test_sweep_restores_memory_and_charts(hello):
     assert state["deployed"]["local"]["config"]["memory"] == 512
 
 
+def test_an_interrupted_sweep_puts_the_memory_back_before_the_cell_ends(hello):
+    """The sweep watches the cell's interrupt itself: its calls stop, the memory is restored,
+    and only then does the cell end (as Interrupted), keeping the rows written so far."""
+    before = json.loads((hello.workspace / "functions/hello_world/FAASET.json").read_text())
+    memory = before["deployed"]["local"]["config"]["memory"]
+    interrupter = threading.Timer(4.0, hello.manager.interrupt_kernel)
+    interrupter.start()
+    reply, outputs = hello.fails(
+        "%faaset sweep hello_world memory=128,256 runs_per_thread=100000 experiment_name=stopped",
+        timeout=600,
+    )
+    interrupter.join()
+    assert reply["ename"] == "Interrupted", reply
+    assert "memory setting was restored" in reply["evalue"], reply
+    state = json.loads((hello.workspace / "functions/hello_world/FAASET.json").read_text())
+    assert state["deployed"]["local"]["config"]["memory"] == memory
+    rows = (hello.workspace / "functions/hello_world/experiments/stopped/results.csv").read_text()
+    assert len(rows.splitlines()) > 1, "the rows of the calls made are kept"
+    # The function can be changed again: the sweep's lock went with it.
+    hello.ok('%faaset reconfigure hello_world {"memory": ' + str(memory) + "}")
+
+
 def test_help_and_deploy(hello):
     outputs = hello.ok("%faaset help experiment")
     assert "runs_per_thread" in text(outputs)

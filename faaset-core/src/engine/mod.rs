@@ -49,11 +49,32 @@ pub fn info_file(workspace: &Workspace) -> PathBuf {
 /// Runs the engine on `127.0.0.1:port` (0: any free port) until `POST /faaset/shutdown`,
 /// SIGTERM or Ctrl-C; then ends every environment and removes `engine.json`.
 pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
-    let dir = engine_dir(workspace);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| Error::Engine(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Engine(format!("cannot handle SIGTERM: {e}")))?;
+    let signals = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    serve(workspace, listener, signals).await
+}
+
+/// Serves `workspace`'s engine on `listener` (bound to loopback by the caller) until
+/// `shutdown` completes, `POST /faaset/shutdown` arrives or the engine has nothing to do
+/// (see [`reason_to_exit`]); then ends every environment and removes `engine.json`. The
+/// process's signals are the caller's business ([`run`] stops on SIGTERM and Ctrl-C), so a
+/// test can run an engine inside itself.
+pub async fn serve(
+    workspace: &Workspace,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let dir = engine_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let address = listener
         .local_addr()
         .map_err(|e| Error::Engine(e.to_string()))?;
@@ -114,13 +135,9 @@ pub async fn run(workspace: &Workspace, port: u16) -> Result<()> {
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = stop.shutdown.notified() => {}
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = shutdown => {}
             }
         })
         .await;
@@ -217,3 +234,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::analysis;
 use crate::config::{self, Config};
@@ -309,10 +310,16 @@ fn plan(workspace: &Workspace, spec: &SweepSpec) -> Result<Plan> {
 
 /// Runs a memory sweep (see the module documentation). `progress` gets status lines and
 /// per-call progress; the function's configuration is restored afterwards.
+///
+/// `stop` ends the sweep early (Ctrl-C, an interrupted cell): the calls stop, the rows so
+/// far are kept, the memory is put back, and the sweep returns [`Error::Interrupted`]. A
+/// caller must cancel `stop` rather than drop the future: a dropped sweep still restores,
+/// in a background task, but nothing waits for it.
 pub async fn sweep(
     workspace: &Workspace,
     spec: &SweepSpec,
     progress: &(dyn Fn(SweepEvent) + Sync),
+    stop: &CancellationToken,
 ) -> Result<SweepReport> {
     let plan = plan(workspace, spec)?;
     // Held until the configuration is restored (also by a restore in the background): no
@@ -341,7 +348,13 @@ pub async fn sweep(
         _sweeping: sweeping,
     }));
 
-    let outcome = run(workspace, spec, &plan, progress).await;
+    let outcome = tokio::select! {
+        outcome = run(workspace, spec, &plan, progress) => outcome,
+        _ = stop.cancelled() => Err(Error::Interrupted(format!(
+            "the sweep was interrupted; {}'s memory setting was restored and the rows so far are kept",
+            plan.name
+        ))),
+    };
     let original = guard.0.take().expect("restore pending");
     let restored = original.restore().await;
     drop(original);
@@ -368,6 +381,8 @@ pub async fn sweep(
         (Ok(runs), Ok(())) => runs,
         (Ok(_), Err(e)) => return Err(restore_failed(e)),
         (Err(e), Ok(())) => return Err(e),
+        // The message of an interruption says the memory is back: here it is not.
+        (Err(Error::Interrupted(_)), Err(r)) => return Err(restore_failed(r)),
         (Err(e), Err(r)) => {
             progress(SweepEvent::Status(restore_failed(r).to_string()));
             return Err(e);
@@ -653,31 +668,18 @@ impl Original {
     }
 }
 
-/// Restores the original configuration in the background if the sweep future is dropped
-/// part-way (an interrupted notebook cell, Ctrl-C) while a tokio runtime is running.
+/// The last resort when a caller drops the sweep future instead of cancelling its `stop`
+/// token: the restore runs in a background task of the current runtime (if any).
 struct RestoreGuard(Option<Original>);
-
-/// Restores started by dropped sweeps, so a process can finish them before it exits.
-static PENDING_RESTORES: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
-    std::sync::Mutex::new(Vec::new());
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
         if let (Some(original), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current())
         {
-            let restore = handle.spawn(async move {
+            handle.spawn(async move {
                 let _ = original.restore().await;
             });
-            PENDING_RESTORES.lock().unwrap().push(restore);
         }
-    }
-}
-
-/// Waits for the restores of interrupted sweeps (call before exiting after an interrupt).
-pub async fn wait_for_restores() {
-    let pending = std::mem::take(&mut *PENDING_RESTORES.lock().unwrap());
-    for restore in pending {
-        let _ = restore.await;
     }
 }
 
@@ -819,6 +821,7 @@ mod tests {
         let workspace = Workspace::open(dir.path()).unwrap();
         let mut spec = SweepSpec::new("f");
         spec.memory = vec![128];
-        send(sweep(&workspace, &spec, &|_| {}));
+        let stop = CancellationToken::new();
+        send(sweep(&workspace, &spec, &|_| {}, &stop));
     }
 }

@@ -47,6 +47,12 @@ pub trait Driver: Sync {
         &[]
     }
 
+    /// The platform whose template this one's extends: its folder then holds only what
+    /// differs (`aws_function_url`: its `default_config.json`), the other's fills in the rest.
+    fn extends(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The row fields the platform measures for each call (DESIGN §1.5) and returns in
     /// [`Answer::report`]; they win over a function field of the same name.
     fn reports(&self) -> &'static [&'static str] {
@@ -145,6 +151,8 @@ pub fn supported() -> impl Iterator<Item = &'static str> {
 pub struct Platform {
     driver: &'static dyn Driver,
     template: PathBuf,
+    /// The template folder of the platform this one [`Driver::extends`].
+    base: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -167,14 +175,20 @@ impl Platform {
                     name: name.to_string(),
                     available: supported().collect::<Vec<_>>().join(", "),
                 })?;
-        let template = workspace.platform_template(name).ok_or_else(|| {
-            Error::Usage(format!(
-                "platform {name} has no template folder: neither {}/platforms/{name} nor an \
-                 installed copy exists; run ./install.sh",
-                workspace.root().display()
-            ))
-        })?;
-        Ok(Platform { driver, template })
+        let template = |name: &str| {
+            workspace.platform_template(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "platform {name} has no template folder: neither {}/platforms/{name} nor \
+                     an installed copy exists; run ./install.sh",
+                    workspace.root().display()
+                ))
+            })
+        };
+        Ok(Platform {
+            driver,
+            template: template(name)?,
+            base: driver.extends().map(template).transpose()?,
+        })
     }
 
     /// What the platform does.
@@ -186,8 +200,16 @@ impl Platform {
         self.driver.name()
     }
 
-    pub fn template(&self) -> &Path {
-        &self.template
+    /// The template folders, the platform's own first: a file in an earlier one wins.
+    pub fn templates(&self) -> impl Iterator<Item = &Path> {
+        std::iter::once(self.template.as_path()).chain(self.base.as_deref())
+    }
+
+    /// `file` of the template (the platform's own, else the one it extends), if any.
+    pub fn template_file(&self, file: &str) -> Option<PathBuf> {
+        self.templates()
+            .map(|dir| dir.join(file))
+            .find(|path| path.exists())
     }
 
     pub fn config_keys(&self) -> &'static [KeySpec] {
@@ -221,7 +243,9 @@ impl Platform {
 
     /// `platforms/<p>/default_config.json`.
     pub fn default_config(&self) -> Result<Config> {
-        let path = self.template.join("default_config.json");
+        let Some(path) = self.template_file("default_config.json") else {
+            return Ok(Config::new());
+        };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::new()),

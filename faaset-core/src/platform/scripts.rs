@@ -129,7 +129,7 @@ impl RunScript {
     pub fn customised(paths: &FunctionPaths, platform: &Platform) -> Option<Self> {
         let dir = paths.platform_dir(platform.name());
         let own = std::fs::read(dir.join("run.sh")).ok()?;
-        let template = std::fs::read(platform.template().join("run.sh")).ok()?;
+        let template = std::fs::read(platform.template_file("run.sh")?).ok()?;
         let own = sha256_hex(&own);
         let changed =
             own != sha256_hex(&template) && !EARLIER_RUN_TEMPLATES.contains(&own.as_str());

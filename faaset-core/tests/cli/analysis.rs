@@ -368,6 +368,8 @@ fn bad_requests_are_one_line_errors_that_write_nothing() {
     }
 }
 
+/// Needs the `dataframe` feature (test.sh turns it on).
+#[cfg(feature = "dataframe")]
 #[test]
 fn results_load_as_a_typed_polars_dataframe() {
     use polars::prelude::DataType;
@@ -390,6 +392,16 @@ fn results_load_as_a_typed_polars_dataframe() {
         .mean()
         .unwrap();
     assert!(mean > 0.0);
+    // `load`'s types line infers each column without polars: it must say what polars says.
+    let results = faaset::results::load(&workspace, "hello_world", "typed").unwrap();
+    for column in frame.get_column_names() {
+        let ours = results.column_type(column).unwrap().to_string();
+        assert_eq!(
+            ours,
+            frame.column(column).unwrap().dtype().to_string(),
+            "{column}"
+        );
+    }
     let load = ws.faaset(&["load", "hello_world", "typed"]).ok().stdout();
     assert!(load.contains("types: threadID i64"), "{load}");
     assert!(

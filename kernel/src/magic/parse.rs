@@ -74,6 +74,14 @@ pub enum Magic {
     Help(Option<String>),
 }
 
+impl Magic {
+    /// Whether the magic watches the cell's interrupt itself (it has something to undo before
+    /// it ends: a sweep puts the memory back), instead of being dropped when interrupted.
+    pub fn stops_itself(&self) -> bool {
+        matches!(self, Magic::Sweep(_))
+    }
+}
+
 /// `as <var> [polars=true]`: a Rust variable bound to the loaded results.
 #[derive(Debug, Clone)]
 pub struct Binding {

@@ -9,6 +9,7 @@ use faaset::report;
 use faaset::results;
 use faaset::{FunctionName, Workspace};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::parse::{Binding, CloudFunction, Magic};
 use crate::display::{Bundle, CellOutput, CellSink, ProgressBar};
@@ -61,7 +62,14 @@ pub async fn cloud_function(
     Ok(Followup::DefineStub(function))
 }
 
-pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Result<Vec<Followup>> {
+/// Carries out `magic`. `stop` is the cell's interrupt: a sweep watches it itself (to put
+/// the memory back before it returns); every other magic is simply dropped by the caller.
+pub async fn run(
+    magic: Magic,
+    workspace: &Workspace,
+    out: &CellOutput,
+    stop: &CancellationToken,
+) -> Result<Vec<Followup>> {
     let sink = CellSink(Some(out.clone()));
     match magic {
         Magic::Reconfigure { function, config } => {
@@ -130,7 +138,7 @@ pub async fn run(magic: Magic, workspace: &Workspace, out: &CellOutput) -> Resul
             let alt = format!("{} of {metric}: {}", kind.name(), results.label());
             out.display(Bundle::images(&images, &alt));
         }
-        Magic::Sweep(spec) => sweep(workspace, &spec, out).await?,
+        Magic::Sweep(spec) => sweep(workspace, &spec, out, stop).await?,
         Magic::List => out.display(Bundle::report(&report::list(workspace))),
         Magic::Help(topic) => {
             let text = super::help::text(topic.as_deref()).map_err(|e| anyhow!(e))?;
@@ -160,7 +168,12 @@ async fn experiment(workspace: &Workspace, spec: &ExperimentSpec, out: &CellOutp
     Ok(())
 }
 
-async fn sweep(workspace: &Workspace, spec: &SweepSpec, out: &CellOutput) -> Result<()> {
+async fn sweep(
+    workspace: &Workspace,
+    spec: &SweepSpec,
+    out: &CellOutput,
+    stop: &CancellationToken,
+) -> Result<()> {
     sweep::check(workspace, spec)?;
     let sink = CellSink(Some(out.clone()));
     let experiment = &spec.experiment;
@@ -188,9 +201,8 @@ async fn sweep(workspace: &Workspace, spec: &SweepSpec, out: &CellOutput) -> Res
             SweepEvent::Finished { .. } => {}
         }
     };
-    // An interrupt drops this future, which starts restoring the memory setting; the kernel
-    // then waits for that (`sweep::wait_for_restores`) before the cell ends.
-    let report = sweep::sweep(workspace, spec, &on_event).await?;
+    // An interrupt stops the calls; the sweep puts the memory back, then returns.
+    let report = sweep::sweep(workspace, spec, &on_event, stop).await?;
     out.display(Bundle::report(&report::sweep(&report)));
     let charts = [Format::Svg, Format::Png].map(|format| report.chart(format));
     if let [Some(svg), Some(png)] = charts {

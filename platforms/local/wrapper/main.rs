@@ -1,4 +1,4 @@
-// Generated into .build/src by faaset from functions/<fn>/local/wrapper/main.rs.
+// Generated into .build/src by faaset from functions/<fn>/<platform>/wrapper/main.rs.
 // The function's source is included as written, so compiler messages point at its lines.
 use faaset_runtime::prelude::*;
 

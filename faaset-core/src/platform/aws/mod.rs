@@ -62,6 +62,10 @@ impl Driver for FunctionUrl {
     fn name(&self) -> &'static str {
         "aws_function_url"
     }
+    /// The same build as `aws`: only the default configuration differs.
+    fn extends(&self) -> Option<&'static str> {
+        Some("aws")
+    }
     fn config_keys(&self) -> &'static [KeySpec] {
         FUNCTION_URL_CONFIG_KEYS
     }

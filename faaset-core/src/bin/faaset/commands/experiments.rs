@@ -16,6 +16,7 @@ use faaset::words::plural;
 use faaset::{Error, Result, Workspace};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ExperimentArgs, SweepArgs};
 
@@ -97,23 +98,20 @@ pub async fn sweep(workspace: &Workspace, args: SweepArgs) -> Result<()> {
 
     let bar = progress_bar(0, "");
     let on_event = |event| on_sweep_event(&bar, event);
-    let interrupted = tokio::select! {
-        report = sweep::sweep(workspace, &spec, &on_event) => Err(report),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+    // Ctrl-C stops the calls; the sweep then puts the memory back before it returns.
+    let stop = CancellationToken::new();
+    let on_ctrl_c = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.cancel();
+            }
+        })
     };
+    let report = sweep::sweep(workspace, &spec, &on_event, &stop).await;
+    on_ctrl_c.abort();
     bar.finish_and_clear();
-    let report = match interrupted {
-        Err(report) => report?,
-        Ok(()) => {
-            // The dropped sweep has started putting the function's memory back: wait for it.
-            eprintln!("interrupted: restoring {}'s memory setting", args.function);
-            sweep::wait_for_restores().await;
-            return Err(Error::Usage(format!(
-                "the sweep was interrupted; {}'s memory setting was restored and the rows so far are kept",
-                args.function
-            )));
-        }
-    };
+    let report = report?;
     print_report(&report);
 
     let Some(chart) = report.chart(format) else {

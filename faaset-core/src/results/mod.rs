@@ -15,18 +15,33 @@
 //! - every failure is an [`Error::Usage`] of one line saying what exists (experiments of the
 //!   function, numeric columns) and what to do.
 //!
-//! A polars `DataFrame` view is planned; this module has no dependency on it.
+//! Files: [`compare`] (two experiments' comparison), `labels` (how metrics and keys are
+//! shown), `types` (each column's type, as polars infers it) and, with the `dataframe`
+//! feature, `dataframe` (the rows as a polars `DataFrame`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{self, AnalysisError, MannWhitney, Summary, TTest};
+use crate::analysis::{self, AnalysisError, Summary};
 use crate::error::{Error, Result};
 use crate::experiment::check_experiment_name;
 use crate::function::FunctionPaths;
 use crate::name::FunctionName;
 use crate::plot::{self, Image, Invocation, Options, PlotError};
+use crate::words::closest;
 use crate::workspace::Workspace;
+
+mod compare;
+#[cfg(feature = "dataframe")]
+mod dataframe;
+mod labels;
+mod types;
+
+pub use compare::{compare, Comparison};
+#[cfg(feature = "dataframe")]
+pub use dataframe::{dataframe, read_dataframe};
+pub use labels::{axis_label, is_milliseconds, shorten, show_key};
+pub use types::ColumnType;
 
 /// The file of an experiment's rows, inside its folder.
 pub const RESULTS_FILE: &str = "results.csv";
@@ -104,38 +119,6 @@ pub fn load(workspace: &Workspace, function: &str, experiment: &str) -> Result<R
         )));
     }
     Results::from_path(&path, name.as_str(), experiment)
-}
-
-/// An experiment's rows as a polars `DataFrame`, every column of `results.csv` with its type
-/// inferred from all rows (numbers as `i64`/`f64`, `coldStart` as `bool`, text as `str`), to
-/// compute on in Rust or in the notebook. Unknown functions and experiments are refused as
-/// by [`load`].
-pub fn dataframe(
-    workspace: &Workspace,
-    function: &str,
-    experiment: &str,
-) -> Result<polars::prelude::DataFrame> {
-    let results = load(workspace, function, experiment)?;
-    read_dataframe(results.path())
-}
-
-/// Reads a results file as a `DataFrame` (schema inferred from every row), from the same
-/// rows every other reader sees (damaged records left out).
-pub fn read_dataframe(path: &std::path::Path) -> Result<polars::prelude::DataFrame> {
-    use polars::prelude::{CsvReadOptions, SerReader};
-    let results = Results::from_path(path, "", "")?;
-    let text = std::io::Cursor::new(results.to_csv()?);
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(None)
-        .into_reader_with_file_handle(text)
-        .finish()
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot read {} as a table ({e}); check that it is an unedited results file",
-                path.display()
-            ))
-        })
 }
 
 /// `functions/<function>/experiments/<experiment>/`.
@@ -627,116 +610,6 @@ pub struct GroupStats {
     pub summary: Option<Summary>,
 }
 
-/// A metric compared between two experiments.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
-    pub metric: String,
-    /// `function/experiment` of each side.
-    pub a: String,
-    pub b: String,
-    /// Of the values tested (for a paired test: the matched pairs).
-    pub summary_a: Summary,
-    pub summary_b: Summary,
-    pub paired: bool,
-    /// Welch's t-test, or the paired t-test.
-    pub t_test: TTest,
-    pub mann_whitney: MannWhitney,
-    /// Successful calls left out because they had no partner (paired test only).
-    pub unmatched: usize,
-}
-
-/// Compares `metric` of two experiments' successful calls: Welch's t-test (or, `paired`, the
-/// paired t-test) and the Mann–Whitney U test.
-///
-/// Pairs are calls with the same `threadID` and `runID` (the k-th such call of a side with
-/// the k-th of the other, for experiments run more than once); calls without a successful
-/// partner are left out and counted. Without those columns, rows pair in file order.
-pub fn compare(a: &Results, b: &Results, metric: &str, paired: bool) -> Result<Comparison> {
-    let (values_a, values_b, unmatched) = if paired {
-        paired_values(a, b, metric)?
-    } else {
-        (a.metric(metric)?, b.metric(metric)?, 0)
-    };
-    for (side, values) in [(a, &values_a), (b, &values_b)] {
-        if values.is_empty() {
-            return Err(if paired && !side.metric(metric)?.is_empty() {
-                Error::Usage(format!(
-                    "no call of {} pairs with a call of {} (same threadID and runID, both successful); run both experiments with the same threads and runs_per_thread, or drop --paired",
-                    a.label(),
-                    b.label()
-                ))
-            } else {
-                side.no_values(metric)
-            });
-        }
-    }
-    let test_error = |e: AnalysisError| {
-        Error::Usage(format!(
-            "{metric} of {} (a) vs {} (b): {e}",
-            a.label(),
-            b.label()
-        ))
-    };
-    let t_test = if paired {
-        analysis::paired_t_test(&values_a, &values_b)
-    } else {
-        analysis::welch_t_test(&values_a, &values_b)
-    }
-    .map_err(test_error)?;
-    let mann_whitney = analysis::mann_whitney_u(&values_a, &values_b).map_err(test_error)?;
-    Ok(Comparison {
-        metric: metric.to_string(),
-        a: a.label(),
-        b: b.label(),
-        summary_a: analysis::summarize(&values_a).map_err(|e| a.analysis_error(metric, e))?,
-        summary_b: analysis::summarize(&values_b).map_err(|e| b.analysis_error(metric, e))?,
-        paired,
-        t_test,
-        mann_whitney,
-        unmatched,
-    })
-}
-
-/// Values of matched successful calls of `a` and `b`, and how many calls found no partner.
-fn paired_values(a: &Results, b: &Results, metric: &str) -> Result<(Vec<f64>, Vec<f64>, usize)> {
-    // (row key, value) of each side's successful calls with a value, in file order.
-    let keyed = |r: &Results| -> Result<Vec<(String, f64)>> {
-        let values = r.column_f64(metric)?;
-        let ids = r.has_column("threadID") && r.has_column("runID");
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut out = Vec::new();
-        for (row, value) in values.into_iter().enumerate() {
-            let key = if ids {
-                let call = format!(
-                    "{}/{}",
-                    r.cell(row, "threadID").unwrap_or_default(),
-                    r.cell(row, "runID").unwrap_or_default()
-                );
-                let k = seen.entry(call.clone()).or_default();
-                *k += 1;
-                format!("{call}#{k}")
-            } else {
-                row.to_string()
-            };
-            if let (false, Some(value)) = (r.is_error(row), value) {
-                out.push((key, value));
-            }
-        }
-        Ok(out)
-    };
-    let (side_a, side_b) = (keyed(a)?, keyed(b)?);
-    let lookup: HashMap<&str, f64> = side_b.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let (mut values_a, mut values_b) = (Vec::new(), Vec::new());
-    for (key, value) in &side_a {
-        if let Some(&other) = lookup.get(key.as_str()) {
-            values_a.push(*value);
-            values_b.push(other);
-        }
-    }
-    let unmatched = side_a.len() + side_b.len() - 2 * values_a.len();
-    Ok((values_a, values_b, unmatched))
-}
-
 /// The charts of [`Results::plot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlotKind {
@@ -779,50 +652,6 @@ impl std::str::FromStr for PlotKind {
     }
 }
 
-/// The metrics measured in milliseconds (DESIGN §1.5): labelled "(ms)" on charts and tables.
-pub fn is_milliseconds(metric: &str) -> bool {
-    matches!(
-        metric,
-        "roundTripTime"
-            | "latency"
-            | "runtime"
-            | "userRuntime"
-            | "frameworkRuntime"
-            | "duration"
-            | "billedDuration"
-            | "initDuration"
-    )
-}
-
-/// `metric`, with "(ms)" for a time.
-pub fn axis_label(metric: &str) -> String {
-    if is_milliseconds(metric) {
-        format!("{metric} (ms)")
-    } else {
-        metric.to_string()
-    }
-}
-
-/// A group key for display: an empty cell is `(empty)`.
-pub fn show_key(key: &str) -> &str {
-    if key.is_empty() {
-        "(empty)"
-    } else {
-        key
-    }
-}
-
-/// The closest choice within two edits of `typed` (and under half its length), if any.
-fn closest<'a, S: AsRef<str>>(choices: &'a [S], typed: &str) -> Option<&'a str> {
-    choices
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(c.as_ref(), typed), c.as_ref()))
-        .filter(|(d, _)| *d <= 2 && 2 * d < typed.chars().count())
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// A finite number in a cell (`true`/`false` count as 1/0).
 /// Whether a call started a new environment, from its `coldStart` cell (the platform's
 /// word), else SAAF's `newcontainer`; `None` when neither says. The one definition of a cold
 /// start, for the files' readers and the runner's count alike.
@@ -835,6 +664,7 @@ pub fn cold_start(cold_start: Option<&str>, newcontainer: Option<&str>) -> Optio
     }
 }
 
+/// A finite number in a cell (`true`/`false` count as 1/0).
 fn number(cell: &str) -> Option<f64> {
     match cell {
         "true" => Some(1.0),
@@ -883,19 +713,6 @@ fn sort_groups(groups: &mut [(String, Vec<f64>)]) {
     });
 }
 
-/// At most `max` characters of `text` on one line, with `…` where it was cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if line.chars().count() <= max {
-        return line;
-    }
-    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
-    format!("{cut}…")
-}
-
 fn plot_error(error: PlotError) -> Error {
     match error {
         PlotError::Render(why) => Error::Internal(format!("plot rendering failed: {why}")),
@@ -906,6 +723,7 @@ fn plot_error(error: PlotError) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use super::compare::paired_values;
     use super::*;
 
     const CSV: &str = "\
