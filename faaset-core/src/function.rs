@@ -129,19 +129,41 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with_mode(path, bytes, 0o600)
 }
 
-fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().expect("path has a parent");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    // Unique per write, not only per process: two tasks of one process (the kernel's
-    // background sweep and a cell) may write the same file at once.
+/// A temporary name beside `path`, unique per write, not only per process: two tasks of one
+/// process (a sweep's restore and a cell, two publishes) may write the same file at once.
+fn temporary_beside(path: &Path) -> PathBuf {
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let tmp = dir.join(format!(
+    let dir = path.parent().expect("path has a parent");
+    dir.join(format!(
         ".{}.tmp{}-{}",
         path.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id(),
         WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    ))
+}
+
+/// Puts a copy of `from` at `to` atomically: a hard link when both are on one file system
+/// (instant, and it keeps the inode when `from`'s folder is rebuilt), else a copy; then a
+/// rename over whatever `to` was.
+pub fn place_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = temporary_beside(to);
+    if std::fs::hard_link(from, &tmp).is_err() {
+        if let Err(e) = std::fs::copy(from, &tmp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    std::fs::rename(&tmp, to)
+}
+
+fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().expect("path has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let tmp = temporary_beside(path);
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

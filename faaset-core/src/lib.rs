@@ -8,12 +8,13 @@
 //! - [`experiment`]: experiments and memory sweeps; [`results`]: the one reader of their rows;
 //!   [`report`]: what the verbs show; [`verbs`]: every verb's parameters, for both front ends;
 //! - [`analysis`], [`plot`]: statistics, t-tests and charts of results;
-//! - [`locks`]: who may change a function when; [`progress`]: how the core reports;
+//! - [`auth`]: tokens of the loopback servers; [`locks`]: who may change a function when; [`progress`]: how the core reports;
 //!   [`words`]: plurals and the like.
 //!
 //! The core never prints: it reports through a [`progress::Sink`].
 
 pub mod analysis;
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod deploy;

@@ -15,10 +15,8 @@ use serde_json::{json, Value};
 use crate::display::CellSink;
 use crate::kernel::Shared;
 
-/// Where the session finds the kernel, passed to it through its environment: the address,
-/// and the path of the owner-only file that holds the token (never the token itself).
-pub const ADDRESS_VAR: &str = "FAASET_KERNEL_BRIDGE";
-pub const TOKEN_FILE_VAR: &str = "FAASET_KERNEL_TOKEN_FILE";
+/// Where the session finds the kernel (names shared with the bridge crate itself).
+pub use faaset_bridge::{ADDRESS_VAR, TOKEN_FILE_VAR};
 
 #[derive(Clone)]
 struct BridgeState {
@@ -54,16 +52,8 @@ pub async fn serve(
 }
 
 fn authorised(state: &BridgeState, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    constant_time_eq(given.as_bytes(), state.token.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+    faaset::auth::bearer_matches(given, &state.token)
 }
 
 fn failure(status: StatusCode, message: impl Into<String>) -> Response {

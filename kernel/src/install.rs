@@ -44,11 +44,7 @@ pub fn install(args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = dir.join("kernel.json");
     let text = serde_json::to_string_pretty(&spec)? + "\n";
-    let temporary = dir.join(".kernel.json.tmp");
-    std::fs::write(&temporary, text)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, &file)
-        .with_context(|| format!("cannot write {}", file.display()))?;
+    faaset::function::write_atomic(&file, text.as_bytes())?;
     eprintln!(
         "installed the Jupyter kernel {KERNEL_NAME:?} (\"{DISPLAY_NAME}\") in {}",
         dir.display()

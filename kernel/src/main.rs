@@ -69,11 +69,7 @@ fn serve(connection_file: &Path) -> Result<()> {
     add_rust_libraries_to_library_path();
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .context("cannot listen on 127.0.0.1 for the session's calls")?;
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = faaset::auth::new_token()?;
     // The token is in an owner-only file, and only its path in the environment: every child
     // of the kernel (cargo, `build.rs` of a `:dep` crate, a function's build) inherits the
     // environment, and would show the secret in an `env` dump or a log. The session reads

@@ -14,7 +14,7 @@ use evcxr::{CommandContext, EvalOutputs};
 
 /// Stdout lines starting with this carry a panic report from the session's panic hook
 /// (see `faaset_bridge::report_panics`), not user output.
-pub const PANIC_MARKER: &str = "\u{1}FAASET_PANIC ";
+pub use faaset_bridge::PANIC_MARKER;
 
 /// Where forwarded output goes: `("stdout" | "stderr", line)`; panic reports separately.
 pub trait OutputSink: Send + Sync + 'static {

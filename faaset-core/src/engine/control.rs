@@ -53,10 +53,8 @@ async fn authorize(State(engine): State<Arc<Engine>>, request: Request, next: Ne
     let presented = request
         .headers()
         .get(wire::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(presented.as_bytes(), engine.token.as_bytes()) {
+        .and_then(|v| v.to_str().ok());
+    if !crate::auth::bearer_matches(presented, &engine.token) {
         return error(
             StatusCode::UNAUTHORIZED,
             "AccessDeniedException",
@@ -67,10 +65,6 @@ async fn authorize(State(engine): State<Arc<Engine>>, request: Request, next: Ne
     let response = next.run(request).await;
     *super::lock(&engine.last_request) = std::time::Instant::now();
     response
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn error(status: StatusCode, error_type: &str, message: &str) -> Response {

@@ -80,7 +80,7 @@ impl Environment {
         });
         // The port is visible to every local user; the path's secret, only in the
         // environment's own (owner-readable) environment, keeps them out.
-        let secret = super::new_token().map_err(std::io::Error::other)?;
+        let secret = crate::auth::new_token().map_err(std::io::Error::other)?;
         let endpoint = runtime_api::endpoint(address, &secret);
         let server = tokio::spawn(runtime_api::serve(listener, secret, rx, init.clone()));
 

@@ -19,7 +19,7 @@ pub mod pool;
 pub mod runtime_api;
 pub mod wire;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,7 +78,7 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| Error::Engine(e.to_string()))?;
-    let token = new_token()?;
+    let token = crate::auth::new_token()?;
     let limits = limits::Limits::detect();
     // Said once, at start, in the engine's log (and by `faaset local start|status`).
     eprintln!(
@@ -98,7 +98,7 @@ pub async fn serve(
         address: address.to_string(),
         token,
     };
-    write_private(
+    crate::function::write_private_atomic(
         &info_file(workspace),
         &serde_json::to_vec_pretty(&info).unwrap(),
     )?;
@@ -205,34 +205,6 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// 24 random bytes in hex: the engine's token and each environment's Runtime API secret.
-pub(crate) fn new_token() -> Result<String> {
-    let mut bytes = [0u8; 24];
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::io("read", "/dev/urandom", e))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Writes a file only its owner can read (it holds the token).
-/// Created with mode 0600 before anything is written, then renamed into place.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io("create", &tmp, e))?;
-    file.write_all(bytes)
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))
 }
 
 #[cfg(test)]

@@ -125,13 +125,7 @@ impl Pool {
             .join(&spec.code_sha256);
         let stored = dir.join("bootstrap");
         if !stored.is_file() {
-            std::fs::create_dir_all(&dir)?;
-            let tmp = dir.join(".bootstrap.tmp");
-            // A hard link is instant and keeps the inode when `.build/` is rebuilt.
-            if std::fs::hard_link(&spec.code_path, &tmp).is_err() {
-                std::fs::copy(&spec.code_path, &tmp)?;
-            }
-            std::fs::rename(&tmp, &stored)?;
+            crate::function::place_copy(&spec.code_path, &stored)?;
         }
         Ok(stored)
     }

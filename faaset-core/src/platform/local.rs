@@ -162,16 +162,9 @@ fn deployed_binary(workspace: &Workspace, paths: &FunctionPaths) -> PathBuf {
         .join("bootstrap")
 }
 
-/// Replaces `kept` with `binary` atomically (a hard link when possible, else a copy).
+/// Replaces `kept` with `binary` atomically.
 fn keep_binary(binary: &Path, kept: &Path) -> Result<()> {
-    let dir = kept.parent().expect("kept binary has a folder");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let tmp = dir.join(format!(".bootstrap.tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(binary, &tmp).is_err() {
-        std::fs::copy(binary, &tmp).map_err(|e| Error::io("copy", binary, e))?;
-    }
-    std::fs::rename(&tmp, kept).map_err(|e| Error::io("replace", kept, e))
+    crate::function::place_copy(binary, kept).map_err(|e| Error::io("keep a copy at", kept, e))
 }
 
 /// Keys of the local platform's configuration (Lambda's ranges).

@@ -12,7 +12,12 @@ use std::net::TcpStream;
 pub use serde_json::{json, Value};
 
 /// What a line printed by the panic hook starts with; the kernel turns it into an error.
-const PANIC_MARKER: &str = "\u{1}FAASET_PANIC ";
+pub const PANIC_MARKER: &str = "\u{1}FAASET_PANIC ";
+
+/// The variables the kernel sets for its session: the bridge's address, and the path of the
+/// owner-only file holding the token (never the token itself). The kernel uses these too.
+pub const ADDRESS_VAR: &str = "FAASET_KERNEL_BRIDGE";
+pub const TOKEN_FILE_VAR: &str = "FAASET_KERNEL_TOKEN_FILE";
 
 /// Calls a deployed function as FaaSET does: deploys first when it changed on disk, then
 /// returns the response with `roundTripTime` and `latency` added. A failed call panics with
@@ -236,10 +241,10 @@ fn escape(text: &str) -> String {
 
 /// One HTTP/1.1 exchange with the kernel (connection closed after the response).
 fn request(method: &str, path: &str, body: &str) -> Result<Value, String> {
-    let address = std::env::var("FAASET_KERNEL_BRIDGE")
+    let address = std::env::var(ADDRESS_VAR)
         .map_err(|_| "faaset_bridge works only inside the faaset Jupyter kernel".to_string())?;
     // Read at each call: only the file's path is in the environment (see the kernel's main).
-    let token = std::env::var_os("FAASET_KERNEL_TOKEN_FILE")
+    let token = std::env::var_os(TOKEN_FILE_VAR)
         .and_then(|path| std::fs::read_to_string(path).ok())
         .unwrap_or_default();
     let mut stream = TcpStream::connect(&address)
@@ -299,7 +304,7 @@ mod tests {
 
     #[test]
     fn outside_the_kernel_a_call_says_so() {
-        std::env::remove_var("FAASET_KERNEL_BRIDGE");
+        std::env::remove_var(ADDRESS_VAR);
         let error = request("GET", "/x", "").unwrap_err();
         assert!(error.contains("only inside the faaset Jupyter kernel"));
     }

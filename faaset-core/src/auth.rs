@@ -1,0 +1,49 @@
+//! The secrets of FaaSET's own loopback servers (the engine's control API, each environment's
+//! Runtime API path, the kernel's bridge): how they are made and checked, in one place.
+
+use crate::error::{Error, Result};
+
+/// 24 random bytes from the kernel's generator, in hex (48 characters).
+pub fn new_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Error::io("read", "/dev/urandom", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether an `Authorization` header value is `Bearer <token>`, compared in constant time
+/// (a loopback client must not learn the token a byte at a time from response times).
+pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
+    let presented = header.and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    constant_time_eq(presented.as_bytes(), token.as_bytes())
+}
+
+/// Four lines are not worth a crate (`subtle`): every byte is compared, whatever differs.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_fresh_hex_and_only_the_exact_bearer_matches() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert!(a.len() == 48 && a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(bearer_matches(Some(&format!("Bearer {a}")), &a));
+        for wrong in [
+            None,
+            Some(""),
+            Some(a.as_str()),
+            Some("Bearer "),
+            Some(&*format!("Bearer {b}")),
+        ] {
+            assert!(!bearer_matches(wrong, &a), "{wrong:?}");
+        }
+        assert!(!bearer_matches(Some(&format!("Bearer {a}x")), &a));
+    }
+}
