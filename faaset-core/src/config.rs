@@ -46,6 +46,18 @@ pub struct KeySpec {
     pub kind: Kind,
 }
 
+/// `env`: the function's environment variables, the same key on every platform that builds.
+pub const ENV_KEY: KeySpec = KeySpec {
+    key: "env",
+    kind: Kind::StringMap,
+};
+
+/// `architecture`: what the binary is built for (Lambda's two).
+pub const ARCHITECTURE_KEY: KeySpec = KeySpec {
+    key: "architecture",
+    kind: Kind::OneOf(&["x86_64", "arm64"]),
+};
+
 /// `defaults` < `saved` < `overrides`, key by key (an object value such as `env` is replaced
 /// as a whole, so a user can remove a variable).
 pub fn merge(layers: &[&Config]) -> Config {
@@ -176,14 +188,8 @@ mod tests {
             key: "role",
             kind: Kind::Text,
         },
-        KeySpec {
-            key: "env",
-            kind: Kind::StringMap,
-        },
-        KeySpec {
-            key: "architecture",
-            kind: Kind::OneOf(&["x86_64", "arm64"]),
-        },
+        ENV_KEY,
+        ARCHITECTURE_KEY,
     ];
 
     fn obj(v: Value) -> Config {

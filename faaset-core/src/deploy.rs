@@ -207,15 +207,7 @@ pub async fn deploy(
         sink,
     )
     .await?;
-    state.deployed.insert(
-        platform.to_string(),
-        Deployed {
-            hashes,
-            config: p.merged.clone(),
-            at: now_ms(),
-        },
-    );
-    state.save(&p.paths)?;
+    record_deployed(&mut state, p, hashes)?;
     let action = if needs_build {
         Action::BuiltAndPublished
     } else {
@@ -305,16 +297,22 @@ pub(crate) async fn reconfigure_as(
     publish(workspace, &p.paths, &p.platform, &p.merged, false, sink).await?;
     let mut state = p.state.clone();
     store_saved_config(&mut state, &p);
+    record_deployed(&mut state, &p, hashes)?;
+    Ok(outcome(&p, Action::Published))
+}
+
+/// Records a successful publish of `p` in `FAASET.json` (only after it succeeded, so the
+/// file never claims what the platform does not run).
+fn record_deployed(state: &mut FunctionState, p: &Prepared, hashes: Hashes) -> Result<()> {
     state.deployed.insert(
-        platform.to_string(),
+        p.platform.name().to_string(),
         Deployed {
             hashes,
             config: p.merged.clone(),
             at: now_ms(),
         },
     );
-    state.save(&p.paths)?;
-    Ok(outcome(&p, Action::Published))
+    state.save(&p.paths)
 }
 
 /// Sets `memory` back to what it was before a sweep, in the saved (`None`: removed) and the

@@ -36,20 +36,13 @@ const fn both(key: &'static str, help: &'static str) -> Param {
     param(Surface::Both, key, help)
 }
 
-const fn cli(key: &'static str, help: &'static str) -> Param {
-    param(Surface::Cli, key, help)
-}
-
-const fn notebook(key: &'static str, help: &'static str) -> Param {
-    param(Surface::Notebook, key, help)
-}
-
 const PLATFORM: Param = both(
     "platform",
     "Platform (default: the function's saved platform)",
 );
 /// A cell's function is deployed to the platform its `%%cloud_function` line names.
-const CLI_PLATFORM: Param = cli(
+const CLI_PLATFORM: Param = param(
+    Surface::Cli,
     "platform",
     "Platform (default: the function's saved platform)",
 );
@@ -71,7 +64,7 @@ pub const VERBS: &[(&str, &[Param])] = &[
         "deploy",
         &[
             CLI_PLATFORM,
-            cli("config", "Configuration JSON object on top of the saved one"),
+            param(Surface::Cli, "config", "Configuration JSON object on top of the saved one"),
             both("force", "Build and publish even when nothing changed"),
         ],
     ),
@@ -114,7 +107,8 @@ pub const VERBS: &[(&str, &[Param])] = &[
                 "discard_top_bottom",
                 "Fraction of the slowest and of the fastest calls dropped before averaging",
             ),
-            cli(
+            param(
+                Surface::Cli,
                 "output",
                 "Chart file (.svg or .png); default: <experiment folder>/sweep.svg",
             ),
@@ -124,8 +118,9 @@ pub const VERBS: &[(&str, &[Param])] = &[
     (
         "load",
         &[
-            cli("csv", "Print CSV instead of a table"),
-            notebook(
+            param(Surface::Cli, "csv", "Print CSV instead of a table"),
+            param(
+                Surface::Notebook,
                 "polars",
                 "Bind a polars DataFrame instead of FaaSET's Results (needs `as <var>`)",
             ),
@@ -148,7 +143,8 @@ pub const VERBS: &[(&str, &[Param])] = &[
             both("kind", "hist, box, cdf or timeline"),
             METRIC,
             both("group_by", "Group the box plot by this column"),
-            cli(
+            param(
+                Surface::Cli,
                 "output",
                 "Output file (.svg or .png); default: <experiment folder>/<kind>-<metric>.svg",
             ),

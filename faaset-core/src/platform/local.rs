@@ -185,14 +185,8 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
             unit: " seconds",
         },
     },
-    KeySpec {
-        key: "env",
-        kind: Kind::StringMap,
-    },
-    KeySpec {
-        key: "architecture",
-        kind: Kind::OneOf(&["x86_64", "arm64"]),
-    },
+    crate::config::ENV_KEY,
+    crate::config::ARCHITECTURE_KEY,
     KeySpec {
         key: "idle_timeout",
         kind: Kind::Number {

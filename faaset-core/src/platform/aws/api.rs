@@ -395,37 +395,47 @@ impl Lambda {
 
     /// AddPermission; an existing statement of the same id is left as it is.
     pub async fn add_permission(&self, name: &str, statement: &Value) -> Result<()> {
-        let answer = self
-            .send(
-                Method::POST,
-                &format!("2015-03-31/functions/{name}/policy"),
-                Some(statement),
-                &[],
-                Duration::from_secs(60),
-            )
-            .await?;
-        if answer.status.is_success() || answer.status == StatusCode::CONFLICT {
-            Ok(())
-        } else {
-            Err(self.refusal("AddPermission", &answer))
-        }
+        let path = format!("2015-03-31/functions/{name}/policy");
+        self.policy_change(
+            "AddPermission",
+            Method::POST,
+            &path,
+            Some(statement),
+            StatusCode::CONFLICT,
+        )
+        .await
     }
 
     /// RemovePermission; a missing statement is fine.
     pub async fn remove_permission(&self, name: &str, statement_id: &str) -> Result<()> {
+        let path = format!("2015-03-31/functions/{name}/policy/{statement_id}");
+        self.policy_change(
+            "RemovePermission",
+            Method::DELETE,
+            &path,
+            None,
+            StatusCode::NOT_FOUND,
+        )
+        .await
+    }
+
+    /// A change of the resource policy; `already` (the statement is there already, or
+    /// gone already) counts as done.
+    async fn policy_change(
+        &self,
+        operation: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        already: StatusCode,
+    ) -> Result<()> {
         let answer = self
-            .send(
-                Method::DELETE,
-                &format!("2015-03-31/functions/{name}/policy/{statement_id}"),
-                None,
-                &[],
-                Duration::from_secs(60),
-            )
+            .send(method, path, body, &[], Duration::from_secs(60))
             .await?;
-        if answer.status.is_success() || answer.status == StatusCode::NOT_FOUND {
+        if answer.status.is_success() || answer.status == already {
             Ok(())
         } else {
-            Err(self.refusal("RemovePermission", &answer))
+            Err(self.refusal(operation, &answer))
         }
     }
 
