@@ -26,6 +26,26 @@ pub enum Error {
     #[error("{function} is not deployed on {platform}: run `faaset deploy {function} --platform {platform}` first")]
     NotDeployed { function: String, platform: String },
 
+    #[error("unknown experiment {experiment:?} of {function} ({hint}experiments: {known}); run one with `faaset experiment {function} --experiment-name {experiment}`")]
+    UnknownExperiment {
+        function: String,
+        experiment: String,
+        /// "did you mean …? " or empty.
+        hint: String,
+        known: String,
+    },
+
+    #[error("unknown column {column:?} in {results} ({hint}{kind}: {known})")]
+    UnknownColumn {
+        column: String,
+        /// `function/experiment`.
+        results: String,
+        hint: String,
+        /// "columns" or "numeric columns".
+        kind: &'static str,
+        known: String,
+    },
+
     #[error("{0}")]
     Config(String),
 

@@ -12,8 +12,8 @@
 //!   `newcontainer` is 1);
 //! - metrics ([`Results::metric`], statistics, tests, charts of a metric) use **successful
 //!   rows only**: an error row's numbers describe a failure, not the function;
-//! - every failure is an [`Error::Usage`] of one line saying what exists (experiments of the
-//!   function, numeric columns) and what to do.
+//! - every failure is one line saying what exists and what to do: [`Error::UnknownExperiment`]
+//!   and [`Error::UnknownColumn`] carry the names, the rest are [`Error::Usage`].
 //!
 //! Files: [`compare`] (two experiments' comparison), `labels` (how metrics and keys are
 //! shown), `types` (each column's type, as polars infers it) and, with the `dataframe`
@@ -114,9 +114,12 @@ pub fn load(workspace: &Workspace, function: &str, experiment: &str) -> Result<R
         } else {
             known.join(", ")
         };
-        return Err(Error::Usage(format!(
-            "unknown experiment {experiment:?} of {name} ({hint}experiments: {known}); run one with `faaset experiment {name} --experiment-name {experiment}`"
-        )));
+        return Err(Error::UnknownExperiment {
+            function: name.to_string(),
+            experiment: experiment.to_string(),
+            hint,
+            known,
+        });
     }
     Results::from_path(&path, name.as_str(), experiment)
 }
@@ -577,10 +580,13 @@ impl Results {
         } else {
             choices.join(", ")
         };
-        Err(Error::Usage(format!(
-            "unknown column {name:?} in {} ({hint}{kind}: {list})",
-            self.label()
-        )))
+        Err(Error::UnknownColumn {
+            column: name.to_string(),
+            results: self.label(),
+            hint,
+            kind,
+            known: list,
+        })
     }
 
     fn no_values(&self, metric: &str) -> Error {
