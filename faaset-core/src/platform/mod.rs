@@ -8,6 +8,7 @@ pub mod aws;
 pub mod connections;
 pub mod http;
 pub mod local;
+pub mod openwhisk;
 pub mod pricing;
 pub mod scripts;
 
@@ -53,8 +54,8 @@ pub trait Driver: Sync {
         &[]
     }
 
-    /// Checks what can be checked without a build or a request (credentials, region), so a
-    /// mistake is reported before a build that takes minutes.
+    /// Checks what can be checked before a build (credentials, region; `openwhisk` also reads
+    /// the deployment's limits), so a mistake is reported before a build that takes minutes.
     fn preflight(&self, _config: &Config) -> Result<()> {
         Ok(())
     }
@@ -130,10 +131,19 @@ pub const REPORT_FIELDS: &[&str] = &[
     "coldStart",
     "limitsEnforced",
     "environmentId",
+    // OpenWhisk's activation record: queueing before init/run, and the activation's id.
+    "waitTime",
+    "activationId",
 ];
 
 /// Every platform of this build, in the order `faaset` lists them.
-pub const DRIVERS: &[&dyn Driver] = &[&aws::Aws, &aws::FunctionUrl, &http::Http, &local::Local];
+pub const DRIVERS: &[&dyn Driver] = &[
+    &aws::Aws,
+    &aws::FunctionUrl,
+    &http::Http,
+    &local::Local,
+    &openwhisk::OpenWhisk,
+];
 
 /// Names of the platforms this build supports.
 pub fn supported() -> impl Iterator<Item = &'static str> {

@@ -552,7 +552,7 @@ fn function_url_platform_is_signed_unless_public() {
 fn platform_templates_share_the_seed_lock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../platforms");
     let local = std::fs::read(root.join("local/Cargo.lock")).unwrap();
-    for platform in ["aws", "aws_function_url"] {
+    for platform in ["aws", "aws_function_url", "openwhisk"] {
         assert!(
             std::fs::read(root.join(platform).join("Cargo.lock")).unwrap() == local,
             "platforms/{platform}/Cargo.lock differs from platforms/local/Cargo.lock: copy it over"
