@@ -17,7 +17,8 @@ flock 9
 # not over the local platform's dynamically linked ones in release/ (docs/building-functions.md).
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$target" \
   --target-dir "$FAASET_TARGET_DIR" --color never
-cp "$FAASET_TARGET_DIR/$target/release/$FAASET_CRATE" exec
+# `bootstrap`, as on every platform (faaset checks for it), is zipped under the name `exec`.
+cp "$FAASET_TARGET_DIR/$target/release/$FAASET_CRATE" bootstrap
 # Python's zipfile (python3 is installed by install.sh) writes the mode into the entry and a
 # fixed timestamp, so the same binary always gives the same zip.
 python3 - <<'PY'
@@ -25,7 +26,7 @@ import zipfile
 entry = zipfile.ZipInfo("exec", date_time=(1980, 1, 1, 0, 0, 0))
 entry.external_attr = (0o100755 << 16)
 entry.compress_type = zipfile.ZIP_DEFLATED
-with open("exec", "rb") as binary, zipfile.ZipFile("exec.zip.tmp", "w") as archive:
+with open("bootstrap", "rb") as binary, zipfile.ZipFile("exec.zip.tmp", "w") as archive:
     archive.writestr(entry, binary.read())
 PY
 mv exec.zip.tmp exec.zip
