@@ -48,6 +48,43 @@ fn python() -> PathBuf {
     python
 }
 
+/// OpenWhisk's Swagger file: `$FAASET_OPENWHISK_SWAGGER`, else the project's copy in
+/// `shared/platform-specs/` beside the repository or above it (CI lays `shared/` beside the
+/// clone; a worktree may sit deeper).
+fn swagger() -> PathBuf {
+    if let Some(path) = std::env::var_os("FAASET_OPENWHISK_SWAGGER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = repo.canonicalize().unwrap_or(repo);
+    repo.ancestors()
+        .map(|dir| dir.join("shared/platform-specs/openwhisk-apiv1swagger.json"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "OpenWhisk's Swagger file is not in shared/platform-specs/ beside or above {}: \
+                 set FAASET_OPENWHISK_SWAGGER to its path",
+                repo.display()
+            )
+        })
+}
+
+/// The official npm `openwhisk` client, where install.sh puts it.
+fn npm_client() -> PathBuf {
+    let home = PathBuf::from(std::env::var("HOME").expect("HOME"));
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/share"));
+    let modules = data.join("faaset/node/node_modules");
+    assert!(
+        modules.join("openwhisk/package.json").is_file(),
+        "the npm openwhisk client is not in {}: run ./install.sh (it installs \
+         faaset-core/tests/node/package.json there)",
+        modules.display()
+    );
+    modules
+}
+
 /// The contract-test control plane on a free loopback port, in a process group of its own;
 /// stopped (with every process it started) by [`ControlPlane::stop`] or on drop.
 struct ControlPlane {
@@ -65,7 +102,7 @@ impl ControlPlane {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
         let mut child = Command::new(python())
             .arg(here.join("cli/openwhisk_control_plane.py"))
-            .arg(here.join("specs/openwhisk-apiv1swagger.json"))
+            .arg(swagger())
             .arg(&log)
             .arg(WINDOW_MS.to_string())
             .env("OW_CONTRACT_AUTH", AUTH)
@@ -190,12 +227,12 @@ fn faaset(ws: &TempWorkspace, props: &str, args: &[&str]) -> Run {
     run
 }
 
-/// The PUTs of the action, in order.
+/// The PUTs of FaaSET's action, in order.
 fn puts(plane: &ControlPlane) -> Vec<Value> {
     plane
         .requests()
         .into_iter()
-        .filter(|r| r["method"] == "PUT")
+        .filter(|r| r["method"] == "PUT" && r["path"].as_str().unwrap().ends_with("/hello_ow"))
         .collect()
 }
 
@@ -303,13 +340,33 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
     assert_eq!(put["query"], json!([["overwrite", "true"]]));
     assert_eq!(put["path"], "/api/v1/namespaces/_/actions/hello_ow");
     assert_eq!(put["body"]["exec"]["kind"], "rust:1.34");
-    assert_eq!(put["body"]["exec"]["binary"], true);
+    assert!(put["body"]["exec"].get("binary").is_none(), "{put}");
     assert_eq!(
         put["body"]["limits"],
         json!({"memory": 256, "timeout": 60000, "concurrency": 1, "logs": 10})
     );
     let exec = std::fs::read(fdir.join("openwhisk/.build/bootstrap")).unwrap();
     assert!(!has_interpreter(&exec), "exec is linked statically");
+
+    // The official npm client makes the same create, invoke and get requests.
+    let limits = put["body"]["limits"].to_string();
+    let zip = fdir.join("openwhisk/.build/exec.zip");
+    let node = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/openwhisk_npm_client.js"))
+        .args([Path::new("hello_npm"), &zip])
+        .args([limits.as_str(), r#"{"name": "npm"}"#])
+        .env("NODE_PATH", npm_client())
+        .env("__OW_API_HOST", plane.url())
+        .env("__OW_API_KEY", AUTH)
+        .output()
+        .expect("run node (install.sh installs Debian's nodejs)");
+    assert!(
+        node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let npm_record: Value = serde_json::from_slice(&node.stdout).unwrap();
+    assert_eq!(npm_record["response"]["result"]["message"], "Hello npm!");
 
     // Reconfigure: limits only, no build, no code.
     let build_log = fdir.join("openwhisk/logs/build.log");
@@ -499,6 +556,65 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
         assert_eq!(answer["platform"], "OpenWhisk");
         assert_eq!(answer["newcontainer"], 1, "a process per call: {answer}");
     }
+
+    // FaaSET's requests next to the npm client's: method, path, query, content type, body.
+    let requests = plane.requests();
+    let of = |method: &str, action: &str| -> Vec<&Value> {
+        requests
+            .iter()
+            .filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(action))
+            .collect()
+    };
+    // (The content type's media type: the npm client adds `; charset=utf-8`.)
+    let media = |v: &Value| v.as_str().map(|t| t.split(';').next().unwrap().to_string());
+    let same = |ours: &Value, theirs: &Value, fields: &[&str]| {
+        for field in fields {
+            let (a, b) = if *field == "content_type" {
+                (json!(media(&ours[field])), json!(media(&theirs[field])))
+            } else {
+                (ours[field].clone(), theirs[field].clone())
+            };
+            assert_eq!(a, b, "{field}: ours {ours}, npm {theirs}");
+        }
+    };
+    let rename = |r: &Value| r["path"].as_str().unwrap().replace("hello_npm", "hello_ow");
+    let (our_put, npm_put) = (of("PUT", "/hello_ow")[0], of("PUT", "/hello_npm")[0]);
+    same(our_put, npm_put, &["query", "content_type", "status"]);
+    assert_eq!(our_put["path"], rename(npm_put));
+    for (key, theirs) in npm_put["body"].as_object().unwrap() {
+        // The same zip: the same code (logged as its length), kind and limits.
+        assert_eq!(&our_put["body"][key], theirs, "body.{key}");
+    }
+    let (our_post, npm_post) = (of("POST", "/hello_ow")[0], of("POST", "/hello_npm")[0]);
+    same(our_post, npm_post, &["query", "content_type", "status"]);
+    assert_eq!(our_post["path"], rename(npm_post));
+    assert_eq!(npm_post["body"], json!({"name": "npm"}));
+    let gets: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap().contains("/activations/"))
+        .collect();
+    let npm_get = gets
+        .iter()
+        .find(|g| {
+            g["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(npm_record["activationId"].as_str().unwrap())
+        })
+        .expect("the npm client got its activation");
+    let our_get = gets.iter().rev().find(|g| g["status"] == 200).unwrap();
+    same(our_get, npm_get, &["query", "status"]);
+    let shape = |r: &Value| {
+        r["path"]
+            .as_str()
+            .unwrap()
+            .rsplit_once('/')
+            .unwrap()
+            .0
+            .to_string()
+    };
+    assert_eq!(shape(our_get), shape(npm_get));
+    assert!(our_get.get("body").is_none() && npm_get.get("body").is_none());
 
     // Every request authenticated, none against the Swagger file, none with result=true.
     for request in plane.requests() {

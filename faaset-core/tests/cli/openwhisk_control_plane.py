@@ -69,7 +69,7 @@ INFO = {
     },
 }
 # Properties the controller accepts although the Swagger file does not declare them:
-# `init` marks a parameter as part of the `/init` environment (OpenWhisk 1.0, 2020).
+# `init` marks a parameter as part of the `/init` environment (newer than the Swagger file).
 UNDECLARED_BUT_ACCEPTED = {("KeyValue", "init")}
 
 with open(SWAGGER_PATH) as f:
@@ -392,15 +392,19 @@ def put_action(name, query, body):
         "parameters": body.get("parameters", current["parameters"] if current else []),
     }
     if exec_ is not None:
-        if not exec_.get("binary") or "code" not in exec_:
-            return 400, {"error": "a native action needs binary code"}
+        if "code" not in exec_:
+            return 400, {"error": "a native action needs its zip as code"}
         if exec_["kind"] == "blackbox" and exec_.get("image") != "openwhisk/dockerskeleton":
             return 400, {"error": "this control plane has only the openwhisk/dockerskeleton image"}
         if exec_["kind"] != "blackbox" and not any(
             r["kind"] == exec_["kind"] for rs in INFO["runtimes"].values() for r in rs if "kind" in r
         ):
             return 400, {"error": f"kind {exec_['kind']} is not supported"}
-        raw = base64.b64decode(exec_["code"], validate=True)
+        # As the controller does, the code is binary when it is base64 (`binary` is ignored).
+        try:
+            raw = base64.b64decode(exec_["code"], validate=True)
+        except ValueError:
+            return 400, {"error": "the code of a native action must be a base64 zip"}
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             names = archive.namelist()
             if "exec" not in names:

@@ -301,7 +301,9 @@ impl Settings {
             "parameters": parameters,
         });
         if let Some(code) = code {
-            let mut exec = json!({"kind": kind, "code": code, "binary": true});
+            // No `binary`: the controller ignores it and tells a zip by its base64 code (the
+            // swagger says so, and the npm client sends none).
+            let mut exec = json!({"kind": kind, "code": code});
             if kind == "blackbox" {
                 exec["image"] = BLACKBOX_IMAGE.into();
             }
@@ -739,7 +741,7 @@ mod tests {
         let full = s.action_body("blackbox", Some("UEsDBA==".into()));
         assert_eq!(
             full["exec"],
-            json!({"kind": "blackbox", "code": "UEsDBA==", "binary": true, "image": "openwhisk/dockerskeleton"})
+            json!({"kind": "blackbox", "code": "UEsDBA==", "image": "openwhisk/dockerskeleton"})
         );
         assert_eq!(
             full["limits"],
