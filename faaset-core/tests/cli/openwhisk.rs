@@ -668,3 +668,107 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Against a real OpenWhisk deployment, only when asked for: `FAASET_OPENWHISK_LIVE=1` and the
+/// `wsk` properties file (`$WSK_CONFIG_FILE` or `~/.wskprops`) exist. `FAASET_OPENWHISK_CONFIG`
+/// may add config keys (like `{"insecure": true}` for a standalone deployment's certificate).
+/// Deploys, calls, reconfigures and runs a small experiment, then deletes the action.
+#[test]
+fn openwhisk_live_deployment_when_asked_for() {
+    if std::env::var("FAASET_OPENWHISK_LIVE").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set FAASET_OPENWHISK_LIVE=1 (and have ~/.wskprops) to test a real deployment"
+        );
+        return;
+    }
+    let home = PathBuf::from(std::env::var("HOME").expect("HOME"));
+    let props = std::env::var_os("WSK_CONFIG_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".wskprops"));
+    let text = std::fs::read_to_string(&props)
+        .unwrap_or_else(|e| panic!("FAASET_OPENWHISK_LIVE=1 needs {}: {e}", props.display()));
+    let wsk = faaset::platform::openwhisk::credentials::parse_wskprops(&text);
+    let config: Value = std::env::var("FAASET_OPENWHISK_CONFIG")
+        .ok()
+        .map(|c| serde_json::from_str(&c).expect("FAASET_OPENWHISK_CONFIG is a JSON object"))
+        .unwrap_or_else(|| json!({}));
+    let ws = TempWorkspace::with_functions(&[]);
+    let name = "faaset_live_test";
+    let fdir = ws.file(&format!("functions/{name}"));
+    std::fs::create_dir_all(fdir.join("src")).unwrap();
+    std::fs::write(
+        fdir.join("src/function.rs"),
+        SOURCE.replace("hello_ow", name),
+    )
+    .unwrap();
+    std::fs::write(
+        fdir.join("FAASET.json"),
+        format!(r#"{{"name": "{name}", "platform": "openwhisk"}}"#),
+    )
+    .unwrap();
+    let props = props.display().to_string();
+    let run = |args: &[&str]| ws.faaset_with_env(args, &[("WSK_CONFIG_FILE", props.as_str())]);
+    run(&["deploy", name, "--config", &config.to_string()]).ok();
+    let first = run(&["invoke", name, r#"{"name": "live"}"#]).ok().json();
+    assert_eq!(first["message"], "Hello live!", "{first}");
+    assert_eq!(first["platform"], "OpenWhisk", "{first}");
+    assert!(
+        first["activationId"].is_string() && first["duration"].is_number(),
+        "{first}"
+    );
+    let second = run(&["invoke", name, "{}"]).ok().json();
+    assert!(second["coldStart"].is_boolean(), "{second}");
+    run(&["reconfigure", name, r#"{"memory": 128}"#]).ok();
+    run(&[
+        "experiment",
+        name,
+        "--threads",
+        "2",
+        "--runs-per-thread",
+        "2",
+        "--experiment-name",
+        "live",
+    ])
+    .ok();
+    let rows = read_csv(&fdir.join("experiments/live/results.csv"));
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter()
+            .all(|r| r["error"].is_empty() && r["memorySize"] == "128"),
+        "{rows:?}"
+    );
+
+    // Clean up: delete the action (FaaSET has no delete verb yet).
+    let host = config["apihost"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| wsk.get("APIHOST").cloned())
+        .expect("APIHOST");
+    let host = faaset::platform::openwhisk::credentials::parse_apihost(&host).unwrap();
+    let namespace = config["namespace"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| wsk.get("NAMESPACE").cloned())
+        .unwrap_or_else(|| "_".into());
+    let (user, key) = wsk["AUTH"].split_once(':').expect("AUTH is uuid:key");
+    let url = format!(
+        "{}/api/v1/namespaces/{namespace}/actions/{name}",
+        host.as_str().trim_end_matches('/')
+    );
+    let insecure = config["insecure"].as_bool() == Some(true);
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        faaset::platform::http_client()
+            .danger_accept_invalid_certs(insecure)
+            .build()
+            .unwrap()
+            .delete(&url)
+            .basic_auth(user, Some(key))
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    assert!(
+        status.as_ref().is_ok_and(|s| s.is_success()),
+        "deleting {url}: {status:?}"
+    );
+}

@@ -518,6 +518,12 @@ class Handler(BaseHTTPRequestHandler):
             # Not done within the blocking window (or not blocking): the id now, the record
             # from GET .../activations/{id} once the activation ends.
             return self.answer(202, {"activationId": activation_id}, entry)
+        if collection == "actions" and method == "DELETE":
+            with STATE.lock:
+                action = STATE.actions.pop(name, None)
+            if action is None:
+                return self.answer(404, {"error": "The requested resource does not exist."}, entry)
+            return self.answer(200, action_view(action, code=False), entry)
         if collection == "activations" and method == "GET":
             record = STATE.activations.get(name)
             if record is None:

@@ -69,6 +69,24 @@ pub const CONFIG_KEYS: &[KeySpec] = &[
     key("kind", Kind::Text),
     key("env", Kind::StringMap),
     key("insecure", Kind::Boolean),
+    // A self-hosted deployment bills nothing: the sweep's cost column uses Lambda's list price
+    // unless the user prices their cluster.
+    key(
+        super::pricing::PRICE_PER_GB_SECOND_KEY,
+        Kind::Number {
+            min: 0.0,
+            max: 1.0,
+            unit: " USD",
+        },
+    ),
+    key(
+        super::pricing::PRICE_PER_REQUEST_KEY,
+        Kind::Number {
+            min: 0.0,
+            max: 1.0,
+            unit: " USD",
+        },
+    ),
 ];
 
 /// The image of `kind: blackbox` actions: OpenWhisk's own skeleton, which runs `exec`.
@@ -157,6 +175,20 @@ impl Driver for OpenWhisk {
             sink.status(&format!("{name}: OpenWhisk action version {version}"));
         }
         Ok(())
+    }
+
+    fn pricing(&self, config: &Config) -> super::Pricing {
+        let mut pricing = super::Pricing::for_config(config);
+        if !config.contains_key(super::pricing::PRICE_PER_GB_SECOND_KEY)
+            && !config.contains_key(super::pricing::PRICE_PER_REQUEST_KEY)
+        {
+            pricing.source = format!(
+                "{}, for comparison (OpenWhisk bills nothing; set price_per_gb_second to \
+                 price your deployment)",
+                pricing.source
+            );
+        }
+        pricing
     }
 
     async fn connect(&self, f: &Deployment<'_>) -> Result<Box<dyn Target>> {
