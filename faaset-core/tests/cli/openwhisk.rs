@@ -88,6 +88,7 @@ fn npm_client() -> PathBuf {
 /// The contract-test control plane on a free loopback port, in a process group of its own;
 /// stopped (with every process it started) by [`ControlPlane::stop`] or on drop.
 struct ControlPlane {
+    tls: bool,
     child: Child,
     stdin: Option<ChildStdin>,
     port: u16,
@@ -97,6 +98,11 @@ struct ControlPlane {
 
 impl ControlPlane {
     fn start() -> ControlPlane {
+        Self::start_with(false)
+    }
+
+    /// `tls`: https with a self-signed certificate, as a local deployment serves.
+    fn start_with(tls: bool) -> ControlPlane {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -106,6 +112,7 @@ impl ControlPlane {
             .arg(&log)
             .arg(WINDOW_MS.to_string())
             .env("OW_CONTRACT_AUTH", AUTH)
+            .env("OW_CONTRACT_TLS", if tls { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -122,6 +129,7 @@ impl ControlPlane {
             let _ = send.send(line);
         });
         let mut plane = ControlPlane {
+            tls,
             child,
             stdin,
             port: 0,
@@ -140,7 +148,8 @@ impl ControlPlane {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn entries(&self) -> Vec<Value> {
@@ -290,6 +299,14 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
 
     // Bad input: one line each, before anything is built or sent, nothing written.
     let no_auth = wskprops(&dir, "no-auth", &format!("APIHOST={}\n", plane.url()));
+    let wrong = wskprops(
+        &dir,
+        "wrong-key",
+        &format!(
+            "APIHOST={}\nAUTH=0c4f3e1a-0000:not-the-key-1234\n",
+            plane.url()
+        ),
+    );
     let before = ws.snapshot();
     let deploy = |props: &str, config: Value| {
         faaset(
@@ -307,6 +324,10 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
         "no OpenWhisk key: set AUTH=<uuid:key> in {no_auth}"
     ));
     deploy(&props, json!({"auth": AUTH})).user_error("must name an environment variable");
+    deploy(&wrong, json!({})).user_error(&format!(
+        "OpenWhisk at {} refused the key (AUTH of {wrong}, ending …1234) with 401",
+        plane.url()
+    ));
     deploy(&props, json!({"apihost": "http://127.0.0.1:1"}))
         .user_error("cannot reach OpenWhisk at http://127.0.0.1:1");
     deploy(&props, json!({"apihost": "ftp://openwhisk"})).user_error("is not an http(s) URL");
@@ -616,12 +637,17 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
     assert_eq!(shape(our_get), shape(npm_get));
     assert!(our_get.get("body").is_none() && npm_get.get("body").is_none());
 
-    // Every request authenticated, none against the Swagger file, none with result=true.
+    // Every request authenticated (but the one with the wrong key), none against the Swagger
+    // file, none with result=true.
+    let refused: Vec<Value> = plane
+        .requests()
+        .into_iter()
+        .filter(|r| r["auth_ok"] == false)
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["path"], "/api/v1/namespaces");
     for request in plane.requests() {
         assert!(request.get("violations").is_none(), "{request}");
-        if request["path"] != "/" {
-            assert_eq!(request["auth_ok"], true, "{request}");
-        }
         assert!(
             !request["query"].to_string().contains("result"),
             "blocking without result=true: {request}"
@@ -667,6 +693,56 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A deployment with a self-signed certificate (OpenWhisk standalone behind TLS, a `kind`
+/// cluster) is refused, with the fix named, unless `insecure` is set.
+#[test]
+fn self_signed_tls_needs_insecure() {
+    let mut plane = ControlPlane::start_with(true);
+    let ws = TempWorkspace::with_functions(&[]);
+    let dir = ws.file(".wsk");
+    std::fs::create_dir_all(&dir).unwrap();
+    let props = wskprops(
+        &dir,
+        "wskprops",
+        &format!("APIHOST={}\nAUTH={AUTH}\n", plane.url()),
+    );
+    let fdir = ws.file("functions/tls_ow");
+    std::fs::create_dir_all(fdir.join("src")).unwrap();
+    std::fs::write(
+        fdir.join("src/function.rs"),
+        SOURCE.replace("hello_ow", "tls_ow"),
+    )
+    .unwrap();
+    std::fs::write(
+        fdir.join("FAASET.json"),
+        r#"{"name": "tls_ow", "platform": "openwhisk"}"#,
+    )
+    .unwrap();
+    let run = faaset(&ws, &props, &["deploy", "tls_ow"])
+        .user_error(&format!("cannot reach OpenWhisk at {}", plane.url()));
+    assert!(
+        run.stderr().contains("certificate") && run.stderr().contains("\"insecure\": true"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!fdir.join("openwhisk/.build").exists());
+    faaset(
+        &ws,
+        &props,
+        &["deploy", "tls_ow", "--config", r#"{"insecure": true}"#],
+    )
+    .ok();
+    let answer = faaset(&ws, &props, &["invoke", "tls_ow", r#"{"name": "tls"}"#])
+        .ok()
+        .json();
+    assert_eq!(answer["message"], "Hello tls!", "{answer}");
+    assert!(plane
+        .requests()
+        .iter()
+        .all(|r| r.get("violations").is_none()));
+    plane.stop();
 }
 
 /// Against a real OpenWhisk deployment, only when asked for: `FAASET_OPENWHISK_LIVE=1` and the

@@ -20,7 +20,9 @@ from the API's Swagger file and the action protocols, that runs the *real* actio
   a call longer than the blocking window gets 202 and its record later from
   `GET .../activations/{id}`.
 
-Usage: python openwhisk_control_plane.py SWAGGER LOG [BLOCKING_WINDOW_MS]. Prints
+Usage: python openwhisk_control_plane.py SWAGGER LOG [BLOCKING_WINDOW_MS]; with
+`OW_CONTRACT_TLS=1` it serves https with a self-signed certificate made at start (as a local
+deployment does), for the `insecure` key. Prints
 `listening PORT` once ready; stops (killing every process it started) when stdin closes or on
 SIGTERM. The log gets one JSON line per request and one per started process.
 """
@@ -484,6 +486,8 @@ class Handler(BaseHTTPRequestHandler):
         if violations:
             entry["violations"] = violations
             return self.answer(400, {"error": "swagger: " + "; ".join(violations)}, entry)
+        if method == "GET" and url.path == BASE + "/namespaces":
+            return self.answer(200, [NAMESPACE], entry)
         parts = [unquote(p) for p in url.path[len(BASE) + 1:].split("/")]
         # namespaces/{ns}/{collection}/{name}
         if len(parts) != 4 or parts[0] != "namespaces" or parts[1] not in ("_", NAMESPACE):
@@ -547,6 +551,46 @@ class Handler(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 PORT = server.server_address[1]
+
+
+def self_signed_tls(folder):
+    """A certificate for 127.0.0.1 signed by its own key, and an SSL context serving it."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+if os.environ.get("OW_CONTRACT_TLS") == "1":
+    server.socket = self_signed_tls(STATE.folder).wrap_socket(server.socket, server_side=True)
 
 
 def shutdown(*_):

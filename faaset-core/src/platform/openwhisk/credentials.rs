@@ -87,6 +87,8 @@ pub struct Resolved {
     pub apihost: reqwest::Url,
     pub auth: Secret,
     pub namespace: String,
+    /// The properties file as messages name it (`~/.wskprops`, or `$WSK_CONFIG_FILE`'s path).
+    pub props: String,
 }
 
 /// The properties file `wsk` reads: `$WSK_CONFIG_FILE`, else `$HOME/.wskprops`.
@@ -181,6 +183,7 @@ pub fn resolve(config: &Config, env: &dyn Env) -> Result<Resolved> {
         apihost,
         auth,
         namespace,
+        props: shown,
     })
 }
 

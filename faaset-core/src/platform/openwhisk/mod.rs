@@ -115,15 +115,16 @@ impl Driver for OpenWhisk {
         activation::FIELDS
     }
 
-    /// Besides the credentials, reads the deployment's limits (one unauthenticated GET): a
-    /// memory or timeout it refuses, or an API host that is not OpenWhisk, is reported before
-    /// a build that takes minutes.
+    /// Besides the credentials, reads the deployment's limits (an unauthenticated GET) and
+    /// tries the key (`GET /api/v1/namespaces`): a memory or timeout it refuses, an API host
+    /// that is not OpenWhisk or a refused key is reported before a build that takes minutes.
     fn preflight(&self, config: &Config) -> Result<()> {
         let api = Api::new(config)?;
         let settings = Settings::from_config(config);
         blocking(async move {
             let info = api.info().await?;
-            settings.check(&info, &api.shown_host()).map(drop)
+            settings.check(&info, &api.shown_host())?;
+            api.check_key().await
         })
     }
 
@@ -429,10 +430,11 @@ impl Api {
     /// `GET {apihost}/`: the deployment's description (limits, runtimes); needs no key.
     async fn info(&self) -> Result<Value> {
         let host = self.shown_host();
+        let props = &self.resolved.props;
         let not_openwhisk = |why: String| {
             Error::Config(format!(
                 "{host} is not an OpenWhisk API host ({why}): check the config key \"apihost\" \
-                 or APIHOST in ~/.wskprops"
+                 or APIHOST in {props}"
             ))
         };
         let response = self
@@ -442,10 +444,17 @@ impl Api {
             .send()
             .await
             .map_err(|e| {
+                let chain = error_chain(&e);
+                // A local deployment's own certificate is the usual TLS failure.
+                let hint = if chain.contains("certificate") {
+                    "; for a deployment with a self-signed certificate set the config key \
+                     \"insecure\": true"
+                } else {
+                    ""
+                };
                 Error::Config(format!(
-                    "cannot reach OpenWhisk at {host}: {}: check the config key \"apihost\" or \
-                     APIHOST in ~/.wskprops, and that the deployment runs",
-                    error_chain(&e)
+                    "cannot reach OpenWhisk at {host}: {chain}: check the config key \"apihost\" \
+                     or APIHOST in {props}, and that the deployment runs{hint}"
                 ))
             })?;
         let status = response.status();
@@ -493,8 +502,8 @@ impl Api {
         })?;
         if matches!(status.as_u16(), 401 | 403) {
             return Err(Error::Usage(format!(
-                "OpenWhisk at {} refused the key ({}) with {status} for namespace {}: check \
-                 AUTH in ~/.wskprops (`wsk property get --auth`) and the config key \"namespace\"",
+                "OpenWhisk at {} refused the key ({}) with {status} for namespace {}: check that \
+                 key (`wsk property get --auth`) and the config key \"namespace\"",
                 self.shown_host(),
                 self.resolved.auth.describe(),
                 self.resolved.namespace
@@ -522,6 +531,23 @@ impl Api {
                 .auth
                 .mask(&format!("OpenWhisk {what}: {message}")),
         )
+    }
+
+    /// `GET {apihost}/api/v1/namespaces`: whether the deployment takes the key (a refusal is
+    /// the error `send` makes of a 401/403).
+    async fn check_key(&self) -> Result<()> {
+        let mut url = self.resolved.apihost.clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has path segments")
+            .pop_if_empty()
+            .extend(["api", "v1", "namespaces"]);
+        let request = self.http.get(url.clone()).timeout(CONTROL_TIMEOUT);
+        let (status, _, body) = self.send(request, &url).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(self.refused("namespaces", &url, status, &body))
+        }
     }
 
     /// `GET …/actions/{name}` (without code); `None` when there is no such action.
