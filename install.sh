@@ -9,7 +9,10 @@
 #  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)";
 #  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
 #    packages of every requirements*.txt here (JupyterLab and the kernel's test tools,
-#    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests).
+#    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests, jsonschema for the
+#    OpenWhisk contract test);
+#  - Node's npm `openwhisk` client (~/.local/share/faaset/node), the reference the OpenWhisk
+#    tests compare requests with.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +29,9 @@ command -v python3 >/dev/null || missing+=(python3)
 # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v objdump >/dev/null || missing+=(binutils)
+# Node and npm: the OpenWhisk tests compare requests with the official npm `openwhisk` client.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -74,6 +80,13 @@ install_python_requirements() {
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
 }
 install_python_requirements
+
+# The official OpenWhisk JavaScript client, pinned by faaset-core/tests/node/package-lock.json,
+# for the tests that compare the openwhisk platform's requests with its requests.
+say "installing the npm openwhisk client into $data/node"
+mkdir -p "$data/node"
+cp faaset-core/tests/node/package.json faaset-core/tests/node/package-lock.json "$data/node/"
+npm ci --prefix "$data/node" --no-audit --no-fund --ignore-scripts --loglevel=error
 
 say "precompiling the dependencies functions share"
 warm="$(mktemp -d)"

@@ -193,7 +193,7 @@ pub async fn deploy(
     // Refused (before a build that takes minutes) while an experiment or a sweep runs.
     let _changing = locks::change(workspace, &p.paths.name, Changer::User).await?;
     // Credentials, region and role are checked before a build that takes minutes.
-    p.platform.driver().preflight(&p.merged)?;
+    p.platform.driver().preflight(&p.merged).await?;
     if needs_build {
         build(p, sink).await?;
     }

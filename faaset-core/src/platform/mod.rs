@@ -8,6 +8,7 @@ pub mod aws;
 pub mod connections;
 pub mod http;
 pub mod local;
+pub mod openwhisk;
 pub mod pricing;
 pub mod scripts;
 
@@ -59,9 +60,9 @@ pub trait Driver: Sync {
         &[]
     }
 
-    /// Checks what can be checked without a build or a request (credentials, region), so a
-    /// mistake is reported before a build that takes minutes.
-    fn preflight(&self, _config: &Config) -> Result<()> {
+    /// Checks what can be checked before a build (credentials, region; `openwhisk` also reads
+    /// the deployment's limits), so a mistake is reported before a build that takes minutes.
+    async fn preflight(&self, _config: &Config) -> Result<()> {
         Ok(())
     }
 
@@ -136,10 +137,19 @@ pub const REPORT_FIELDS: &[&str] = &[
     "coldStart",
     "limitsEnforced",
     "environmentId",
+    // OpenWhisk's activation record: queueing before init/run, and the activation's id.
+    "waitTime",
+    "activationId",
 ];
 
 /// Every platform of this build, in the order `faaset` lists them.
-pub const DRIVERS: &[&dyn Driver] = &[&aws::Aws, &aws::FunctionUrl, &http::Http, &local::Local];
+pub const DRIVERS: &[&dyn Driver] = &[
+    &aws::Aws,
+    &aws::FunctionUrl,
+    &http::Http,
+    &local::Local,
+    &openwhisk::OpenWhisk,
+];
 
 /// Names of the platforms this build supports.
 pub fn supported() -> impl Iterator<Item = &'static str> {
@@ -323,7 +333,7 @@ mod tests {
             for field in driver.reports() {
                 assert!(
                     REPORT_FIELDS.contains(field),
-                    "{}: reports {field}, which DESIGN §1.5 does not name",
+                    "{}: reports {field}, which REPORT_FIELDS does not list",
                     driver.name()
                 );
             }

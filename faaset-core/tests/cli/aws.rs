@@ -553,10 +553,12 @@ fn platform_templates_share_the_seed_lock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../platforms");
     let local = std::fs::read(root.join("local/Cargo.lock")).unwrap();
     // aws_function_url extends aws's template, so it has no lock of its own.
-    assert!(
-        std::fs::read(root.join("aws/Cargo.lock")).unwrap() == local,
-        "platforms/aws/Cargo.lock differs from platforms/local/Cargo.lock: copy it over"
-    );
+    for platform in ["aws", "openwhisk"] {
+        assert!(
+            std::fs::read(root.join(platform).join("Cargo.lock")).unwrap() == local,
+            "platforms/{platform}/Cargo.lock differs from platforms/local/Cargo.lock: copy it over"
+        );
+    }
 }
 
 fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

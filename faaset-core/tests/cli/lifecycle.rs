@@ -95,7 +95,8 @@ fn new_creates_a_function_from_the_template() {
     assert_eq!(response["message"], "Hello Bo!");
     let list = ws.faaset(&["list"]).ok().stdout();
     assert!(
-        list.contains("greeter") && list.contains("platforms: aws, aws_function_url, http, local"),
+        list.contains("greeter")
+            && list.contains("platforms: aws, aws_function_url, http, local, openwhisk"),
         "{list}"
     );
 }

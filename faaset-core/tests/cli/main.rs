@@ -12,6 +12,7 @@ mod experiment;
 mod http;
 mod lifecycle;
 mod limits;
+mod openwhisk;
 mod processes;
 mod runtime;
 mod security;

@@ -46,7 +46,7 @@ impl Driver for Aws {
     fn reports(&self) -> &'static [&'static str] {
         report::FIELDS
     }
-    fn preflight(&self, config: &Config) -> Result<()> {
+    async fn preflight(&self, config: &Config) -> Result<()> {
         preflight(config)
     }
     async fn publish(&self, f: &Deployment<'_>, fresh: bool, sink: &dyn Sink) -> Result<()> {
@@ -72,7 +72,7 @@ impl Driver for FunctionUrl {
     fn build_keys(&self) -> &'static [&'static str] {
         BUILD_KEYS
     }
-    fn preflight(&self, config: &Config) -> Result<()> {
+    async fn preflight(&self, config: &Config) -> Result<()> {
         preflight(config)
     }
     async fn publish(&self, f: &Deployment<'_>, fresh: bool, sink: &dyn Sink) -> Result<()> {
