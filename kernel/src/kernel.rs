@@ -739,3 +739,76 @@ pub async fn run(
     tokio::spawn(serve_control(control, signer.clone(), shared));
     kernel.serve_shell(ShellSockets { shell, signer }).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shutdown_request(restart: bool) -> Message {
+        Message {
+            identities: Vec::new(),
+            header: json!({"msg_type": "shutdown_request", "msg_id": "m1"}),
+            parent_header: json!({}),
+            metadata: json!({}),
+            content: json!({"restart": restart}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_interrupts_the_cell_and_waits_for_it_to_finish() {
+        let shared = Arc::new(Shared::new());
+        let cancel = shared.fresh_cancel();
+        let finished = Arc::new(AtomicBool::new(false));
+        // A cell that, once interrupted, takes a while to undo what it did (a sweep's restore).
+        let cell = {
+            let (shared, finished) = (shared.clone(), finished.clone());
+            let (started_tx, started) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(async move {
+                let _running = shared.cell.lock().await;
+                let _ = started_tx.send(());
+                cancel.cancelled().await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                finished.store(true, Ordering::SeqCst);
+            });
+            started.await.unwrap();
+            task
+        };
+        let reply = shutdown(&shutdown_request(true), &shared).await;
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "the reply came before the cell ended"
+        );
+        assert_eq!(reply, json!({"status": "ok", "restart": true}));
+        cell.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_drops_a_magic_unless_it_stops_itself() {
+        let cancel = CancellationToken::new();
+        let done = cancellable(&cancel, async { Ok::<_, anyhow::Error>(7) }).await;
+        assert_eq!(done.ok(), Some(7));
+        cancel.cancel();
+        let dropped = cancellable(&cancel, std::future::pending::<Result<()>>()).await;
+        assert_eq!(dropped.unwrap_err().ename, "Interrupted");
+        // A magic that handled the interrupt itself reports it as Interrupted, with its words.
+        let handled = magic_error(anyhow::Error::new(faaset::Error::Interrupted(
+            "the sweep was interrupted; memory restored".into(),
+        )));
+        assert_eq!(
+            (handled.ename.as_str(), handled.evalue.as_str()),
+            ("Interrupted", "the sweep was interrupted; memory restored")
+        );
+        assert_eq!(magic_error(anyhow::anyhow!("bad")).ename, "FaaSETError");
+    }
+
+    #[test]
+    fn kernel_info_names_the_language_and_protocol() {
+        let info = kernel_info();
+        assert_eq!(info["language_info"]["name"], "rust");
+        assert_eq!(
+            info["protocol_version"],
+            crate::jupyter::message::PROTOCOL_VERSION
+        );
+        assert_eq!(info["status"], "ok");
+    }
+}
