@@ -76,26 +76,21 @@ pub(super) fn draw_box_plot<DB: DrawingBackend>(
         .max(4.0) as usize;
     let names: Vec<String> = groups.iter().map(|g| shorten(&g.name, max_chars)).collect();
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, title_style())
-        .margin(15)
-        .margin_right(30)
+    let mut chart = titled(root, title)
         .x_label_area_size(40)
         .y_label_area_size(75)
         .build_cartesian_2d(Categories(n), y_lo..y_hi)
         .map_err(render_err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .y_desc(y_label)
-        .x_label_formatter(&|x| category(&names, *x))
-        .y_label_formatter(&y_fmt)
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y_label)
+            .x_label_formatter(&|x| category(&names, *x))
+            .y_label_formatter(&y_fmt),
+    )
+    .draw()
+    .map_err(render_err)?;
 
     let half = 0.3;
     for (i, group) in groups.iter().enumerate() {

@@ -19,26 +19,21 @@ pub(super) fn draw_cdf<DB: DrawingBackend>(
     let (x_lo, x_hi) = padded(lo, hi, 0.03);
     let x_fmt = tick_formatter(&(x_lo..x_hi), 10);
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, title_style())
-        .margin(15)
-        .margin_right(30)
+    let mut chart = titled(root, title)
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(x_lo..x_hi, 0.0..1.02)
         .map_err(render_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc("fraction ≤ x")
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|v| format!("{v:.1}"))
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("fraction ≤ x")
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|v| format!("{v:.1}")),
+    )
+    .draw()
+    .map_err(render_err)?;
 
     for (i, (name, values)) in series.iter().enumerate() {
         let style = PALETTE[i % PALETTE.len()].stroke_width(2);

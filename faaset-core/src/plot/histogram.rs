@@ -81,26 +81,21 @@ pub(super) fn draw_histogram<DB: DrawingBackend>(
     let x_range = (h.start - pad)..(end + pad);
     let x_fmt = tick_formatter(&x_range, 10);
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(h.title, title_style())
-        .margin(15)
-        .margin_right(30)
+    let mut chart = titled(root, h.title)
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(x_range, 0u32..y_top)
         .map_err(render_err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc(h.x_label)
-        .y_desc("count")
-        .x_label_formatter(&x_fmt)
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(h.x_label)
+            .y_desc("count")
+            .x_label_formatter(&x_fmt),
+    )
+    .draw()
+    .map_err(render_err)?;
 
     let fill = WARM.mix(0.75).filled();
     let border = WARM.stroke_width(1);

@@ -2,6 +2,7 @@
 //! category axes, shortened names.
 
 use super::*;
+use plotters::chart::MeshStyle;
 
 pub(super) fn finite_sorted(values: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
@@ -181,4 +182,27 @@ pub(super) fn superscript(n: i32) -> String {
             _ => '⁹',
         })
         .collect()
+}
+
+/// Every chart's grid and labels: the same fonts, a light grid, no minor lines.
+pub(super) fn house_style<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.label_style((FONT, TICK_PX))
+        .axis_desc_style((FONT, AXIS_DESC_PX))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+}
+
+/// A chart on `area` with the title and the margins of every single-panel chart.
+pub(super) fn titled<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, title_style())
+        .margin(15)
+        .margin_right(30);
+    builder
 }

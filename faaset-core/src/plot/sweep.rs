@@ -45,29 +45,24 @@ pub(super) fn draw_memory_sweep<DB: DrawingBackend>(
         format!("mean cost per call (USD ×10{})", superscript(exponent))
     };
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, title_style())
-        .margin(15)
-        .margin_right(30)
+    let mut chart = titled(root, title)
         .x_label_area_size(50)
         .y_label_area_size(75)
         .right_y_label_area_size(80)
         .build_cartesian_2d(Categories(n), min_duration..dur_hi)
         .map_err(render_err)?
         .set_secondary_coord(Categories(n), 0.0..cost_hi);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc("memory (MB)")
-        .y_desc("mean duration (ms)")
-        .x_label_formatter(&|x| category(&labels, *x))
-        .y_label_formatter(&tick_formatter(&(min_duration..dur_hi), 10))
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("memory (MB)")
+            .y_desc("mean duration (ms)")
+            .x_label_formatter(&|x| category(&labels, *x))
+            .y_label_formatter(&tick_formatter(&(min_duration..dur_hi), 10)),
+    )
+    .draw()
+    .map_err(render_err)?;
     chart
         .configure_secondary_axes()
         .y_desc(cost_desc)

@@ -39,18 +39,16 @@ pub(super) fn draw_timeline<DB: DrawingBackend>(
         .y_label_area_size(y_label_width)
         .build_cartesian_2d(0.0..x_hi, 0.0..n as f64)
         .map_err(render_err)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_desc("call (by start)")
-        .y_labels((n + 1).min(10))
-        .y_label_formatter(&integer_label)
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_desc("call (by start)")
+            .y_labels((n + 1).min(10))
+            .y_label_formatter(&integer_label),
+    )
+    .draw()
+    .map_err(render_err)?;
     let gap = if n > 150 { 0.0 } else { 0.15 };
     let color_of = |c: &Invocation| match (c.error, c.cold) {
         (true, _) => FAILED,
@@ -137,20 +135,18 @@ pub(super) fn draw_timeline<DB: DrawingBackend>(
         .y_label_area_size(y_label_width)
         .build_cartesian_2d(0.0..x_hi, 0.0..y_top)
         .map_err(render_err)?;
-    lower
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(4)
-        .x_desc(format!("wall time since first call ({unit})"))
-        .y_desc("in flight")
-        .x_label_formatter(&tick_formatter(&(0.0..x_hi), 10))
-        .y_label_formatter(&integer_label)
-        .label_style((FONT, TICK_PX))
-        .axis_desc_style((FONT, AXIS_DESC_PX))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(render_err)?;
+    house_style(
+        lower
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(4)
+            .x_desc(format!("wall time since first call ({unit})"))
+            .y_desc("in flight")
+            .x_label_formatter(&tick_formatter(&(0.0..x_hi), 10))
+            .y_label_formatter(&integer_label),
+    )
+    .draw()
+    .map_err(render_err)?;
     lower
         .draw_series(std::iter::once(Polygon::new(
             outline.clone(),
