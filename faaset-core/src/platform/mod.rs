@@ -265,6 +265,21 @@ impl Platform {
     }
 }
 
+/// The environment variables credential lookups read (a trait, so tests pass their own
+/// instead of changing the process's). Empty values count as unset.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process's environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
 /// "`url` answered `status`: <the first 200 characters of the body>", for an HTTP failure.
 pub(crate) fn answered(
     url: &impl std::fmt::Display,

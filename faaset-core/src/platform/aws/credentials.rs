@@ -25,19 +25,7 @@ pub struct Resolved {
     pub profile_region: Option<String>,
 }
 
-/// A view of the environment, so tests can resolve without touching the process's.
-pub trait Env {
-    fn var(&self, key: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok().filter(|v| !v.is_empty())
-    }
-}
+pub use crate::platform::{Env, ProcessEnv};
 
 impl Env for HashMap<&str, &str> {
     fn var(&self, key: &str) -> Option<String> {

@@ -14,19 +14,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// What the process can see: variables and the home folder (a trait so tests pass their own).
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real environment of the process.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
+pub use crate::platform::{Env, ProcessEnv};
 
 /// An OpenWhisk key (`uuid:key`). `Debug` and `Display` show only where it came from and its
 /// last four characters, so no format string can leak it.
