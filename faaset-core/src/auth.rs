@@ -20,6 +20,13 @@ pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
     constant_time_eq(presented.as_bytes(), token.as_bytes())
 }
 
+/// A secret as messages may show it: `…` and its last four characters, enough to tell two
+/// apart, nothing to use.
+pub fn masked(secret: &str) -> String {
+    let tail: Vec<char> = secret.chars().rev().take(4).collect();
+    format!("…{}", tail.into_iter().rev().collect::<String>())
+}
+
 /// Four lines are not worth a crate (`subtle`): every byte is compared, whatever differs.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

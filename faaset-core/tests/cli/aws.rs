@@ -196,18 +196,7 @@ fn hello_aws(request: Value, _context: Context) -> Value {
 "#;
 
 fn add_function(ws: &TempWorkspace, name: &str, platform: &str, source: &str) {
-    let dir = ws.file(&format!("functions/{name}"));
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("src/function.rs"),
-        source.replace("hello_aws", name),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("FAASET.json"),
-        format!("{{\"name\": \"{name}\", \"platform\": \"{platform}\"}}"),
-    )
-    .unwrap();
+    ws.add_function_on(name, platform, &source.replace("hello_aws", name));
 }
 
 /// The newest `GLIBC_x.y` version a binary's dynamic symbols need.

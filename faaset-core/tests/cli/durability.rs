@@ -1,7 +1,6 @@
 //! Results survive: ten thousand calls are ten thousand rows, and a runner killed with
 //! SIGKILL mid-run leaves a readable results.csv holding every call that finished.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::TempWorkspace;
@@ -51,27 +50,18 @@ fn ten_thousand_calls_are_ten_thousand_rows() {
 fn a_killed_runner_leaves_every_finished_call_readable() {
     let ws = TempWorkspace::with_functions(&["sleeper"]);
     ws.faaset(&["deploy", "sleeper"]).ok();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faaset"))
-        .args([
-            "experiment",
-            "sleeper",
-            "--threads",
-            "4",
-            "--runs-per-thread",
-            "1000",
-        ])
-        .args([
-            "--payloads",
-            r#"[{"ms": 5}]"#,
-            "--experiment-name",
-            "killed",
-        ])
-        .current_dir(ws.path())
-        .env("FAASET_BIN", env!("CARGO_BIN_EXE_faaset"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ws.spawn_faaset(&[
+        "experiment",
+        "sleeper",
+        "--threads",
+        "4",
+        "--runs-per-thread",
+        "1000",
+        "--payloads",
+        r#"[{"ms": 5}]"#,
+        "--experiment-name",
+        "killed",
+    ]);
     let csv = ws.file("functions/sleeper/experiments/killed/results.csv");
     // Kill once some rows are on disk (not a timing assertion: it waits for evidence).
     let started = Instant::now();
@@ -219,29 +209,21 @@ fn fifty_kills_at_random_moments_lose_no_whole_row_and_leave_no_debris() {
         let dir = ws.file(&format!("functions/blob/experiments/{name}"));
         let csv = dir.join("results.csv");
         let seed_arg = kill.to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faaset"))
-            .args([
-                "experiment",
-                "blob",
-                "--threads",
-                "3",
-                "--runs-per-thread",
-                "40",
-            ])
-            .args([
-                "--payloads",
-                "@payloads.json",
-                "--shuffle-payloads",
-                "--seed",
-                &seed_arg,
-            ])
-            .args(["--experiment-name", &name])
-            .current_dir(ws.path())
-            .env("FAASET_BIN", env!("CARGO_BIN_EXE_faaset"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = ws.spawn_faaset(&[
+            "experiment",
+            "blob",
+            "--threads",
+            "3",
+            "--runs-per-thread",
+            "40",
+            "--payloads",
+            "@payloads.json",
+            "--shuffle-payloads",
+            "--seed",
+            &seed_arg,
+            "--experiment-name",
+            &name,
+        ]);
         std::thread::sleep(Duration::from_millis(50 + random.below(900)));
         child.kill().unwrap(); // SIGKILL, wherever it is
         child.wait().unwrap();

@@ -21,14 +21,7 @@ fn bad_names_platforms_and_config_write_nothing() {
         (&["reconfigure", "hello_world", r#"{"memory":50}"#], "expected an integer from 128 to 10240"),
         (&["reconfigure", "hello_world", r#"{"memory":256}"#], "hello_world is not deployed on local: run `faaset deploy hello_world --platform local` first"),
     ];
-    for (args, expected) in cases {
-        ws.faaset(args).user_error(expected);
-        assert!(
-            ws.snapshot() == before,
-            "`faaset {}` wrote to the workspace",
-            args.join(" ")
-        );
-    }
+    ws.refuses_without_writing(cases, &before);
 }
 
 #[test]

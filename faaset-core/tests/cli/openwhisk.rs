@@ -276,14 +276,8 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
         "wskprops",
         &format!("APIHOST={}\nAUTH={AUTH}\nNAMESPACE=_\n", plane.url()),
     );
+    ws.add_function_on("hello_ow", "openwhisk", SOURCE);
     let fdir = ws.file("functions/hello_ow");
-    std::fs::create_dir_all(fdir.join("src")).unwrap();
-    std::fs::write(fdir.join("src/function.rs"), SOURCE).unwrap();
-    std::fs::write(
-        fdir.join("FAASET.json"),
-        r#"{"name": "hello_ow", "platform": "openwhisk"}"#,
-    )
-    .unwrap();
 
     // Bad input: one line each, before anything is built or sent, nothing written.
     let no_auth = wskprops(&dir, "no-auth", &format!("APIHOST={}\n", plane.url()));
@@ -696,18 +690,8 @@ fn self_signed_tls_needs_insecure() {
         "wskprops",
         &format!("APIHOST={}\nAUTH={AUTH}\n", plane.url()),
     );
+    ws.add_function_on("tls_ow", "openwhisk", &SOURCE.replace("hello_ow", "tls_ow"));
     let fdir = ws.file("functions/tls_ow");
-    std::fs::create_dir_all(fdir.join("src")).unwrap();
-    std::fs::write(
-        fdir.join("src/function.rs"),
-        SOURCE.replace("hello_ow", "tls_ow"),
-    )
-    .unwrap();
-    std::fs::write(
-        fdir.join("FAASET.json"),
-        r#"{"name": "tls_ow", "platform": "openwhisk"}"#,
-    )
-    .unwrap();
     let run = faaset(&ws, &props, &["deploy", "tls_ow"])
         .user_error(&format!("cannot reach OpenWhisk at {}", plane.url()));
     assert!(
@@ -758,18 +742,8 @@ fn openwhisk_live_deployment_when_asked_for() {
         .unwrap_or_else(|| json!({}));
     let ws = TempWorkspace::with_functions(&[]);
     let name = "faaset_live_test";
+    ws.add_function_on(name, "openwhisk", &SOURCE.replace("hello_ow", name));
     let fdir = ws.file(&format!("functions/{name}"));
-    std::fs::create_dir_all(fdir.join("src")).unwrap();
-    std::fs::write(
-        fdir.join("src/function.rs"),
-        SOURCE.replace("hello_ow", name),
-    )
-    .unwrap();
-    std::fs::write(
-        fdir.join("FAASET.json"),
-        format!(r#"{{"name": "{name}", "platform": "openwhisk"}}"#),
-    )
-    .unwrap();
     let props = props.display().to_string();
     let run = |args: &[&str]| ws.faaset_with_env(args, &[("WSK_CONFIG_FILE", props.as_str())]);
     run(&["deploy", name, "--config", &config.to_string()]).ok();

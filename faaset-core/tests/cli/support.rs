@@ -55,12 +55,17 @@ impl TempWorkspace {
 
     /// Writes a function's source and a `FAASET.json` for it.
     pub fn add_function(&self, name: &str, source: &str) {
+        self.add_function_on(name, "local", source);
+    }
+
+    /// A function `name` saved for `platform` with `source`, not deployed.
+    pub fn add_function_on(&self, name: &str, platform: &str, source: &str) {
         let dir = self.file(&format!("functions/{name}"));
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/function.rs"), source).unwrap();
         std::fs::write(
             dir.join("FAASET.json"),
-            format!("{{\"name\": \"{name}\", \"platform\": \"local\"}}"),
+            format!("{{\"name\": \"{name}\", \"platform\": \"{platform}\"}}"),
         )
         .unwrap();
     }
@@ -68,6 +73,36 @@ impl TempWorkspace {
     /// Runs `faaset ARGS` in the workspace.
     pub fn faaset(&self, args: &[&str]) -> Run {
         self.faaset_with_env(args, &[])
+    }
+
+    /// Each `(args, message)`: `faaset ARGS` fails as a user error saying `message`, and the
+    /// workspace is still exactly `before` (bad input changes nothing).
+    pub fn refuses_without_writing(
+        &self,
+        cases: &[(&[&str], &str)],
+        before: &[(PathBuf, Vec<u8>)],
+    ) {
+        for (args, expected) in cases {
+            self.faaset(args).user_error(expected);
+            assert!(
+                self.snapshot() == before,
+                "`faaset {}` wrote to the workspace",
+                args.join(" ")
+            );
+        }
+    }
+
+    /// `faaset ARGS` started in the background (output discarded), for a test that kills it.
+    pub fn spawn_faaset(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_faaset"))
+            .args(args)
+            .current_dir(self.path())
+            .env("FAASET_BIN", env!("CARGO_BIN_EXE_faaset"))
+            .env_remove("FAASET_WORKSPACE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start faaset")
     }
 
     /// Runs `faaset ARGS` with extra environment variables (an engine it starts inherits them).

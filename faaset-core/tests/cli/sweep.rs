@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::TempWorkspace;
+use crate::support::{Run, TempWorkspace};
 
 /// The rows (column → cell) of a results.csv.
 fn rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
@@ -226,15 +226,7 @@ fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
     assert_eq!(memories, [128, 256, 512]);
 
     // Restored: saved and deployed configuration, and what the engine runs.
-    let state = json_file(&ws, "functions/calc_service/FAASET.json");
-    assert_eq!(state["deployed"]["local"]["config"]["memory"], 1024);
-    assert_eq!(
-        state["config"]["local"],
-        serde_json::json!({"memory": 1024})
-    );
-    let call = ws
-        .faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
-        .ok();
+    let call = assert_memory_restored(&ws, 1024);
     assert!(
         call.stderr().contains("up to date"),
         "no redeploy: {}",
@@ -262,16 +254,20 @@ fn memory_sweep_follows_the_cpu_share_and_restores_the_memory() {
         failed.stderr()
     );
     drop(lock);
-    let state = json_file(&ws, "functions/calc_service/FAASET.json");
-    assert_eq!(state["deployed"]["local"]["config"]["memory"], 1024);
+    let call = assert_memory_restored(&ws, 1024);
+    assert_eq!(call.json()["memorySize"], 1024);
+}
+
+/// calc_service's saved and deployed memory is `memory` again; returns a call made after.
+fn assert_memory_restored(ws: &TempWorkspace, memory: u64) -> Run {
+    let state = json_file(ws, "functions/calc_service/FAASET.json");
+    assert_eq!(state["deployed"]["local"]["config"]["memory"], memory);
     assert_eq!(
         state["config"]["local"],
-        serde_json::json!({"memory": 1024})
+        serde_json::json!({ "memory": memory })
     );
-    let call = ws
-        .faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
-        .ok();
-    assert_eq!(call.json()["memorySize"], 1024);
+    ws.faaset(&["invoke", "calc_service", r#"{"calcs": 1, "loops": 1}"#])
+        .ok()
 }
 
 #[test]

@@ -570,6 +570,15 @@ impl Invocation {
 mod tests {
     use super::*;
 
+    /// A client of an endpoint that answers nothing (these tests read answers built by hand).
+    fn unreachable_lambda(resolved: &Resolved) -> Lambda {
+        Lambda::new(
+            crate::platform::http_client().build().unwrap(),
+            "http://127.0.0.1:1/".parse().unwrap(),
+            Signer::new(resolved, "us-east-1"),
+        )
+    }
+
     fn answer(status: u16, header: Option<&str>, body: &str) -> Answer {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(h) = header {
@@ -629,11 +638,7 @@ mod tests {
             source: "the environment".into(),
             profile_region: None,
         };
-        let lambda = Lambda::new(
-            crate::platform::http_client().build().unwrap(),
-            "http://127.0.0.1:1/".parse().unwrap(),
-            Signer::new(&resolved, "us-east-1"),
-        );
+        let lambda = unreachable_lambda(&resolved);
         let a = answer(
             403,
             Some("InvalidSignatureException"),
@@ -655,11 +660,7 @@ mod tests {
             source: "the environment".into(),
             profile_region: None,
         };
-        let lambda = Lambda::new(
-            crate::platform::http_client().build().unwrap(),
-            "http://127.0.0.1:1/".parse().unwrap(),
-            Signer::new(&resolved, "us-east-1"),
-        );
+        let lambda = unreachable_lambda(&resolved);
         let log = "START RequestId: r\nEND RequestId: r\nREPORT RequestId: r\tDuration: 4.20 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\tInit Duration: 25.00 ms\t\n";
         let mut a = answer(200, None, r#"{"errorType":"Panic","errorMessage":"boom"}"#);
         a.headers

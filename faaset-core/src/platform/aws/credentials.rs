@@ -235,15 +235,7 @@ impl Ini {
 
 /// An access key id as it may appear in messages: the last four characters only.
 pub fn masked_key_id(id: &str) -> String {
-    let tail: String = id
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("…{tail}")
+    crate::auth::masked(id)
 }
 
 #[cfg(test)]

@@ -32,16 +32,11 @@ impl Secret {
 
     /// `"AUTH of ~/.wskprops, …1234"`: enough to tell two keys apart, nothing to use.
     pub fn describe(&self) -> String {
-        let tail: String = self
-            .value
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("{}, ending …{tail}", self.source)
+        format!(
+            "{}, ending {}",
+            self.source,
+            crate::auth::masked(&self.value)
+        )
     }
 
     /// `text` with the key, and each of its `uuid` and `key` halves, replaced by `***`: for any
