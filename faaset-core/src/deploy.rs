@@ -156,6 +156,19 @@ pub async fn deploy(
 ) -> Result<DeployOutcome> {
     let _lock = locks::function(workspace, &request.name).await?;
     let prepared = prepare(workspace, request)?;
+    // A deploy that will publish (nothing deployed here yet, or a new configuration or
+    // source) is checked with the platform (credentials, limits) before anything is
+    // written, so a mistake leaves the workspace as it was. An unchanged function is not:
+    // `invoke` deploys first every time, and must not pay a round trip for it.
+    let earlier = prepared.state.deployed.get(prepared.platform.name());
+    let will_publish = request.force
+        || earlier.is_none_or(|d| {
+            d.config != prepared.merged
+                || d.hashes.source != sha256_hex(prepared.source_text.as_bytes())
+        });
+    if will_publish {
+        prepared.platform.driver().preflight(&prepared.merged).await?;
+    }
     persist(&prepared)?;
     let p = &prepared;
     let platform = p.platform.name();
@@ -192,8 +205,11 @@ pub async fn deploy(
     }
     // Refused (before a build that takes minutes) while an experiment or a sweep runs.
     let _changing = locks::change(workspace, &p.paths.name, Changer::User).await?;
-    // Credentials, region and role are checked before a build that takes minutes.
-    p.platform.driver().preflight(&p.merged).await?;
+    // Credentials, region and role are checked before a build that takes minutes (above,
+    // before anything was written, when the publish could be foreseen).
+    if !will_publish {
+        p.platform.driver().preflight(&p.merged).await?;
+    }
     if needs_build {
         build(p, sink).await?;
     }
