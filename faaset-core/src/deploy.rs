@@ -167,7 +167,11 @@ pub async fn deploy(
                 || d.hashes.source != sha256_hex(prepared.source_text.as_bytes())
         });
     if will_publish {
-        prepared.platform.driver().preflight(&prepared.merged).await?;
+        prepared
+            .platform
+            .driver()
+            .preflight(&prepared.merged)
+            .await?;
     }
     persist(&prepared)?;
     let p = &prepared;

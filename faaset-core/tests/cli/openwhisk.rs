@@ -318,7 +318,10 @@ fn openwhisk_lifecycle_against_a_contract_test_control_plane() {
     assert!(!fdir.join("openwhisk/.build").exists(), "nothing was built");
     assert!(puts(&plane).is_empty(), "nothing was sent");
     // The platform is asked before anything is written: not even the template is copied.
-    assert!(ws.snapshot() == before, "a refused deploy wrote to the workspace");
+    assert!(
+        ws.snapshot() == before,
+        "a refused deploy wrote to the workspace"
+    );
 
     // Deploy: build the static exec, PUT it with the limits.
     let run = faaset(&ws, &props, &["deploy", "hello_ow"]).ok();
