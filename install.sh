@@ -6,11 +6,13 @@
 #    into ~/.local/share/faaset, so any folder can be a workspace;
 #  - the release build of the dependencies functions share (~/.cache/faaset/target), so the
 #    first deploy does not wait for them;
-#  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)";
+#  - the Jupyter kernel `faaset-kernel` and its kernelspec "Rust (FaaSET)", and the crates its
+#    sessions use (polars included) compiled once into evcxr's cache (~/.cache/evcxr);
 #  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
 #    packages of every requirements*.txt here (JupyterLab and the kernel's test tools,
 #    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests, jsonschema for the
 #    OpenWhisk contract test);
+#  - Debian's Chromium, in which the browser test runs the tutorial (Playwright drives it);
 #  - Node's npm `openwhisk` client (~/.local/share/faaset/node), the reference the OpenWhisk
 #    tests compare requests with.
 set -euo pipefail
@@ -32,6 +34,8 @@ command -v objdump >/dev/null || missing+=(binutils)
 # Node and npm: the OpenWhisk tests compare requests with the official npm `openwhisk` client.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# Chromium: the browser test runs the tutorial in JupyterLab in it (headless, via Playwright).
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -99,6 +103,12 @@ printf 'fn warm_up(_request: Value, _context: Context) -> Value {\n    json!({})
 
 say "installing the Jupyter kernel \"Rust (FaaSET)\""
 "$prefix/bin/faaset-kernel" --install --user
+
+# Notebook sessions use the bridge's and SAAF's dependencies, and polars for
+# `%faaset load ... polars=true`: compiled once here into evcxr's cache (~/.cache/evcxr),
+# the first cell in any new folder and the first polars load are seconds, not minutes.
+say "precompiling what notebook sessions use (polars included; minutes the first time)"
+"$prefix/bin/faaset-kernel" --warm-up
 
 case ":$PATH:" in
   *":$prefix/bin:"*) say "done: run \`faaset --help\`" ;;

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use faaset::Workspace;
 use serde_json::{json, Value};
 
-use crate::display::CellSink;
+use crate::display::{show_failed_log, CellSink};
 use crate::kernel::Shared;
 
 /// Where the session finds the kernel (names shared with the bridge crate itself).
@@ -87,10 +87,18 @@ async fn call(
             )
         }
     };
-    let sink = CellSink(state.shared.current_output());
-    match faaset::invoke::invoke(&state.workspace, &function, None, &payload, &sink).await {
+    let out = state.shared.current_output();
+    let sink = CellSink::new(out.clone());
+    let called = faaset::invoke::invoke(&state.workspace, &function, None, &payload, &sink).await;
+    drop(sink);
+    match called {
         Ok(response) => Json(Value::Object(response)).into_response(),
-        Err(error) => failure(error_status(&error), error.to_string()),
+        Err(error) => {
+            if let Some(out) = &out {
+                show_failed_log(out, &error);
+            }
+            failure(error_status(&error), error.to_string())
+        }
     }
 }
 

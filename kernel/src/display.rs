@@ -2,6 +2,7 @@
 //! displays (progress bars) and errors — all published on iopub under the cell's request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -32,6 +33,12 @@ impl Bundle {
 
     pub fn report(report: &Report) -> Bundle {
         Bundle::text(report.to_text()).with("text/html", report.to_html())
+    }
+
+    /// The MIME types and contents (what a display message carries as `data`).
+    #[cfg(test)]
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
     }
 
     pub fn with(mut self, mime: &str, content: impl Into<Value>) -> Bundle {
@@ -208,18 +215,160 @@ impl ProgressBar {
     }
 }
 
-/// The core's build/publish progress, streamed into the cell (dropped outside of one).
-pub struct CellSink(pub Option<CellOutput>);
+/// The core's build/publish progress in the cell: its status lines as text, and what a step
+/// prints (cargo's output, a script's) as one live line — the step, its time so far, its
+/// latest line — instead of a stream of stderr that looks like an error. The whole output is
+/// in the function's `logs/`, and shown in the cell when the step fails ([`show_failed_log`]).
+pub struct CellSink {
+    out: Option<CellOutput>,
+    live: Arc<Mutex<LiveStep>>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The step whose output is being summed up.
+#[derive(Default)]
+struct LiveStep {
+    step: String,
+    /// Set once the step printed something: the display showing it, and when it began.
+    display: Option<(String, Instant)>,
+    latest: String,
+    lines: usize,
+    drawn: Option<Instant>,
+}
+
+impl CellSink {
+    pub fn new(out: Option<CellOutput>) -> CellSink {
+        let live = Arc::new(Mutex::new(LiveStep::default()));
+        // The elapsed time moves on while cargo compiles a large crate without printing.
+        let ticker = match (&out, tokio::runtime::Handle::try_current()) {
+            (Some(out), Ok(runtime)) => {
+                let (out, live) = (out.clone(), Arc::downgrade(&live));
+                Some(runtime.spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let Some(live) = live.upgrade() else { return };
+                        lock(&live).draw(&out, false);
+                    }
+                }))
+            }
+            _ => None,
+        };
+        CellSink { out, live, ticker }
+    }
+}
+
+impl Drop for CellSink {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
+        }
+        if let Some(out) = &self.out {
+            lock(&self.live).finish(out);
+        }
+    }
+}
+
+impl LiveStep {
+    fn draw(&mut self, out: &CellOutput, first: bool) {
+        let Some((id, started)) = &self.display else {
+            return;
+        };
+        let text = format!(
+            "{} · {:.0} s · {}",
+            self.step,
+            started.elapsed().as_secs_f64(),
+            self.latest
+        );
+        out.display_with_id(muted(text), id, !first);
+        self.drawn = Some(Instant::now());
+    }
+
+    /// The step ended: its line says how much it printed and where all of it is.
+    fn finish(&mut self, out: &CellOutput) {
+        if let Some((id, started)) = self.display.take() {
+            let text = format!(
+                "{} · {} line{} of output in {:.1} s (all of it in the function's logs/)",
+                self.step,
+                self.lines,
+                faaset::words::plural(self.lines),
+                started.elapsed().as_secs_f64()
+            );
+            out.display_with_id(muted(text), &id, true);
+        }
+        *self = LiveStep::default();
+    }
+}
+
+fn muted(text: String) -> Bundle {
+    let html = format!(
+        "<div class=\"faaset-build\" style=\"opacity: 0.7\"><code>{}</code></div>",
+        escape(&text)
+    );
+    Bundle::text(text).with("text/html", html)
+}
+
+static NEXT_STEP: AtomicU64 = AtomicU64::new(1);
 
 impl faaset::progress::Sink for CellSink {
     fn status(&self, line: &str) {
-        if let Some(out) = &self.0 {
+        if let Some(out) = &self.out {
+            let mut live = lock(&self.live);
+            live.finish(out);
+            live.step = line.to_string();
             out.stream("stdout", line);
         }
     }
+
     fn output(&self, line: &str) {
-        if let Some(out) = &self.0 {
-            out.stream("stderr", &format!("  {line}"));
+        let Some(out) = &self.out else { return };
+        let mut live = lock(&self.live);
+        live.lines += 1;
+        live.latest = shorten(line.trim(), 100);
+        if live.display.is_none() {
+            let id = format!(
+                "faaset-build-{}-{}",
+                std::process::id(),
+                NEXT_STEP.fetch_add(1, Ordering::Relaxed)
+            );
+            live.display = Some((id, Instant::now()));
+            live.draw(out, true);
+        } else if live
+            .drawn
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
+        {
+            live.draw(out, false);
         }
     }
+}
+
+fn shorten(line: &str, limit: usize) -> String {
+    match line.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line.to_string(),
+    }
+}
+
+/// How many lines of a failed step's log a cell shows (its end, where the reason is).
+const FAILED_LOG_LINES: usize = 80;
+
+/// A build or publish step failed: shows the end of its log in the cell, under the error.
+pub fn show_failed_log(out: &CellOutput, error: &faaset::Error) {
+    let (faaset::Error::Compile { log, .. } | faaset::Error::Script { log, .. }) = error else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = &lines[lines.len().saturating_sub(FAILED_LOG_LINES)..];
+    let mut block = format!("{} (last {} lines):\n", log.display(), shown.len());
+    for line in shown {
+        block.push_str(line);
+        block.push('\n');
+    }
+    out.stream("stderr", &block);
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -15,6 +15,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::complete::{self, Completeness};
 use crate::display::{Bundle, CellError, CellOutput};
+use crate::history::History;
 use crate::jupyter::sockets::{recv, send};
 use crate::jupyter::{Iopub, Message, Sockets};
 use crate::magic::run::Followup;
@@ -83,6 +84,12 @@ impl OutputSink for Shared {
         }
     }
 
+    fn display(&self, bundle: Bundle) {
+        if let Some(out) = self.current_output() {
+            out.display(bundle);
+        }
+    }
+
     fn panic(&self, report: String) {
         lock(&self.panics).push(report);
     }
@@ -104,6 +111,7 @@ pub struct Kernel {
     /// Shown by the first cell: platforms, functions, and any start-up problem.
     banner: Option<String>,
     count: u32,
+    history: History,
 }
 
 /// What the start-up task ends with: the session, and a problem to show if any.
@@ -136,6 +144,7 @@ impl Kernel {
         );
         let init = tokio::spawn(start_session(shared.clone(), functions));
         let kernel = Kernel {
+            history: History::open(workspace.state_dir()),
             workspace,
             shared: shared.clone(),
             iopub,
@@ -208,7 +217,7 @@ impl Kernel {
             "complete_request" => self.complete(code, cursor(content)).await,
             "inspect_request" => self.inspect(code, cursor(content)).await,
             "comm_info_request" => json!({"status": "ok", "comms": {}}),
-            "history_request" => json!({"status": "ok", "history": []}),
+            "history_request" => self.history.reply(content),
             "shutdown_request" => shutdown(request, &self.shared).await,
             "comm_open" | "comm_msg" | "comm_close" => return None,
             other => {
@@ -225,6 +234,10 @@ impl Kernel {
             self.count += 1;
         }
         let count = self.count;
+        // Jupyter: `store_history` defaults to true, and a silent request is never stored.
+        if !silent && request.content["store_history"].as_bool().unwrap_or(true) {
+            self.history.record(count, &code);
+        }
         self.iopub.send(request.child(
             "execute_input",
             json!({"code": code, "execution_count": count}),
@@ -356,15 +369,7 @@ impl Kernel {
                     return Err(panic_error(panics));
                 }
                 if !outputs.content_by_mime_type.is_empty() {
-                    let mut bundle = Bundle::default();
-                    for (mime, content) in outputs.content_by_mime_type {
-                        let value = if mime.contains("json") {
-                            serde_json::from_str(&content).unwrap_or(Value::String(content))
-                        } else {
-                            Value::String(content)
-                        };
-                        bundle = bundle.with(&mime, value);
-                    }
+                    let bundle = crate::content::bundle(outputs.content_by_mime_type);
                     out.execute_result(count, bundle);
                 }
                 Ok(())

@@ -5,17 +5,21 @@
 //! faaset-kernel <connection-file>        started by Jupyter (see the kernelspec)
 //! faaset-kernel --install [--user | --prefix DIR]
 //! faaset-kernel --uninstall [--user | --prefix DIR]
+//! faaset-kernel --warm-up                 compiles what sessions use, once (install.sh)
 //! ```
 
 mod bridge;
 mod complete;
+mod content;
 mod display;
+mod history;
 mod install;
 mod jupyter;
 mod kernel;
 mod magic;
 mod session;
 mod stubs;
+mod warm_up;
 
 use std::path::{Path, PathBuf};
 
@@ -31,16 +35,20 @@ pub struct BridgeListener {
 
 const USAGE: &str = "usage: faaset-kernel <connection-file>   (started by Jupyter)
        faaset-kernel --install [--user | --prefix DIR]
-       faaset-kernel --uninstall [--user | --prefix DIR]";
+       faaset-kernel --uninstall [--user | --prefix DIR]
+       faaset-kernel --warm-up       (compiles what sessions use into evcxr's cache; install.sh runs it)";
 
 fn main() {
     // First thing: in the session's child process this runs the evaluated code and never
-    // returns (evcxr starts this same binary for it).
+    // returns (evcxr starts this same binary for it). Its stdout goes through the display
+    // relay first, so displays show where they were printed.
+    content::relay_session_stdout();
     evcxr::runtime_hook();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("--install") => install::install(&args[1..]),
         Some("--uninstall") => install::uninstall(&args[1..]),
+        Some("--warm-up") if args.len() == 1 => warm_up::run(),
         Some("--version" | "-V") => {
             println!("faaset-kernel {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -136,7 +144,7 @@ impl Drop for TokenFile {
 /// rpath is relative to where rustc wrote it, which does not hold for every build folder
 /// (e.g. one under the home folder, as ours). Adding the toolchain's library folder to the
 /// session's library path makes loading independent of where the build folder is.
-fn add_rust_libraries_to_library_path() {
+pub(crate) fn add_rust_libraries_to_library_path() {
     let Ok(output) = std::process::Command::new("rustc")
         .args(["--print", "target-libdir"])
         .output()

@@ -12,13 +12,18 @@ use anyhow::{anyhow, Result};
 use crossbeam_channel::{Receiver, Select, Sender};
 use evcxr::{CommandContext, EvalOutputs};
 
+use crate::content;
+use crate::display::Bundle;
+
 /// Stdout lines starting with this carry a panic report from the session's panic hook
 /// (see `faaset_bridge::report_panics`), not user output.
 pub use faaset_bridge::PANIC_MARKER;
 
-/// Where forwarded output goes: `("stdout" | "stderr", line)`; panic reports separately.
+/// Where forwarded output goes: `("stdout" | "stderr", line)`; displays and panic reports
+/// separately.
 pub trait OutputSink: Send + Sync + 'static {
     fn line(&self, stream: &'static str, line: String);
+    fn display(&self, bundle: Bundle);
     fn panic(&self, report: String);
 }
 
@@ -102,9 +107,16 @@ fn forward(
     flush: Receiver<Sender<()>>,
     sink: Arc<dyn OutputSink>,
 ) {
-    let pass = |stream: &'static str, line: String| match line.strip_prefix(PANIC_MARKER) {
-        Some(report) if stream == "stdout" => sink.panic(report.replace("\\n", "\n")),
-        _ => sink.line(stream, line),
+    let pass = |stream: &'static str, line: String| {
+        if stream == "stdout" {
+            if let Some(report) = line.strip_prefix(PANIC_MARKER) {
+                return sink.panic(report.replace("\\n", "\n"));
+            }
+            if let Some(bundle) = content::parse_display(&line) {
+                return sink.display(bundle);
+            }
+        }
+        sink.line(stream, line)
     };
     let mut select = Select::new();
     let out_index = select.recv(&stdout);

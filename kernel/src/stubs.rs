@@ -34,10 +34,19 @@ impl Crates {
     }
 }
 
+/// The size of evcxr's compiled-crate cache (`~/.cache/evcxr`, shared by every session of
+/// the user, whatever the folder): the crates the bridge and SAAF use and polars, which
+/// `faaset-kernel --warm-up` (run by install.sh) compiles into it once.
+pub const CACHE_MIB: u64 = 4096;
+
+/// polars as `%faaset load … polars=true` uses it (and the warm-up compiles it).
+pub const POLARS_DEP: &str =
+    ":dep polars = { version = \"0.55\", default-features = false, features = [\"csv\", \"fmt\"] }";
+
 /// `:dep` lines, imports, the panic hook and the stubs, as one evaluation.
 pub fn prelude(crates: &Crates, functions: &[FunctionName]) -> String {
     let mut code = format!(
-        ":dep faaset_bridge = {{ path = {} }}\n:dep saaf = {{ path = {} }}\n\
+        ":cache {CACHE_MIB}\n:dep faaset_bridge = {{ path = {} }}\n:dep saaf = {{ path = {} }}\n\
          use faaset_bridge::{{json, Value}};\n\
          #[allow(unused_imports)]\nuse faaset_bridge::JsonDisplay as _;\n\
          #[allow(unused_imports)]\nuse saaf::Inspector;\n\
@@ -91,7 +100,8 @@ mod tests {
             saaf: "/s".into(),
         };
         let code = prelude(&crates, &[name]);
-        assert!(code.starts_with(":dep faaset_bridge = { path = \"/a \\\"b\\\"/bridge\" }\n"));
+        assert!(code.contains("\n:dep faaset_bridge = { path = \"/a \\\"b\\\"/bridge\" }\n"));
+        assert!(code.starts_with(":cache "));
         assert!(code.contains("fn hello_world("));
     }
 }

@@ -24,7 +24,35 @@ fn hello_world(request: Value, _context: Context) -> Value {
 def hello(kernel):
     outputs = kernel.ok(HELLO, timeout=600)
     assert "hello_world: built and published on local" in text(outputs)
+    # cargo's output is one live line of the step, not a red block of stderr.
+    errors = [c["text"] for c in of_type(outputs, "stream") if c["name"] == "stderr"]
+    assert not any("Compiling" in e for e in errors), errors
+    assert build_lines(outputs), text(outputs)
+    assert "of output in" in build_lines(outputs)[-1], build_lines(outputs)
     return kernel
+
+
+def build_lines(outputs):
+    """What the build's live line said, in order."""
+    return [
+        c["data"]["text/plain"]
+        for c in of_type(outputs, "display_data") + of_type(outputs, "update_display_data")
+        if c.get("transient", {}).get("display_id", "").startswith("faaset-build-")
+    ]
+
+
+def test_a_build_that_fails_shows_the_end_of_its_log(kernel):
+    reply, outputs = kernel.fails(
+        "%%cloud_function local\n"
+        "fn broken_build(request: Value, _context: Context) -> Value {\n"
+        "    let n: u32 = \"not a number\";\n"
+        "    request\n"
+        "}\n",
+        timeout=600,
+    )
+    assert "broken_build" in reply["evalue"], reply
+    errors = "".join(c["text"] for c in of_type(outputs, "stream") if c["name"] == "stderr")
+    assert "build.log (last" in errors and "mismatched types" in errors, errors
 
 
 def result_text(outputs):

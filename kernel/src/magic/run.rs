@@ -12,7 +12,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::parse::{Binding, CloudFunction, Magic};
-use crate::display::{Bundle, CellOutput, CellSink, ProgressBar};
+use crate::display::{show_failed_log, Bundle, CellOutput, CellSink, ProgressBar};
+use crate::stubs::POLARS_DEP;
 
 /// What the kernel does in the Rust session after a magic.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +58,8 @@ pub async fn cloud_function(
         );
     } else {
         // The core streams what it does, "up to date" included.
-        deploy::deploy(workspace, &request, &CellSink(Some(out.clone()))).await?;
+        let sink = CellSink::new(Some(out.clone()));
+        showing_log(out, deploy::deploy(workspace, &request, &sink)).await?;
     }
     Ok(Followup::DefineStub(function))
 }
@@ -70,10 +72,14 @@ pub async fn run(
     out: &CellOutput,
     stop: &CancellationToken,
 ) -> Result<Vec<Followup>> {
-    let sink = CellSink(Some(out.clone()));
     match magic {
         Magic::Reconfigure { function, config } => {
-            deploy::reconfigure(workspace, &function, None, config, &sink).await?;
+            let sink = CellSink::new(Some(out.clone()));
+            showing_log(
+                out,
+                deploy::reconfigure(workspace, &function, None, config, &sink),
+            )
+            .await?;
         }
         Magic::Deploy { function, force } => {
             let request = DeployRequest {
@@ -81,11 +87,17 @@ pub async fn run(
                 force,
                 ..DeployRequest::default()
             };
-            deploy::deploy(workspace, &request, &sink).await?;
+            let sink = CellSink::new(Some(out.clone()));
+            showing_log(out, deploy::deploy(workspace, &request, &sink)).await?;
         }
         Magic::Invoke { function, payload } => {
-            let response =
-                faaset::invoke::invoke(workspace, &function, None, &payload, &sink).await?;
+            let sink = CellSink::new(Some(out.clone()));
+            let response = showing_log(
+                out,
+                faaset::invoke::invoke(workspace, &function, None, &payload, &sink),
+            )
+            .await?;
+            drop(sink);
             let json = Value::Object(response);
             out.display(
                 Bundle::text(serde_json::to_string_pretty(&json)?).with("application/json", json),
@@ -148,12 +160,39 @@ pub async fn run(
     Ok(Vec::new())
 }
 
+/// A deploy step whose failure shows the end of its log in the cell.
+async fn showing_log<T>(
+    out: &CellOutput,
+    step: impl std::future::Future<Output = faaset::Result<T>>,
+) -> Result<T> {
+    step.await.map_err(|error| {
+        show_failed_log(out, &error);
+        anyhow::Error::new(error)
+    })
+}
+
+/// Deploys first when the function changed, as FaaSET does before calls; the build's live
+/// line ends before the calls begin.
+async fn deploy_if_changed(
+    workspace: &Workspace,
+    function: &str,
+    platform: Option<&str>,
+    out: &CellOutput,
+) -> Result<()> {
+    let sink = CellSink::new(Some(out.clone()));
+    showing_log(
+        out,
+        deploy::deploy_if_changed(workspace, function, platform, &sink),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Deploys when the function changed (as FaaSET does before a call), then runs the
 /// experiment with a live progress bar; rows are on disk as they arrive.
 async fn experiment(workspace: &Workspace, spec: &ExperimentSpec, out: &CellOutput) -> Result<()> {
     let total = spec.validate()?;
-    let sink = CellSink(Some(out.clone()));
-    deploy::deploy_if_changed(workspace, &spec.function, spec.platform.as_deref(), &sink).await?;
+    deploy_if_changed(workspace, &spec.function, spec.platform.as_deref(), out).await?;
     let bar = ProgressBar::new(
         out,
         &format!("{}/{}", spec.function, spec.experiment_name),
@@ -175,13 +214,12 @@ async fn sweep(
     stop: &CancellationToken,
 ) -> Result<()> {
     sweep::check(workspace, spec)?;
-    let sink = CellSink(Some(out.clone()));
     let experiment = &spec.experiment;
-    deploy::deploy_if_changed(
+    deploy_if_changed(
         workspace,
         &experiment.function,
         experiment.platform.as_deref(),
-        &sink,
+        out,
     )
     .await?;
     let bar = std::sync::Mutex::new(ProgressBar::new(out, "sweep", 0));
@@ -249,10 +287,10 @@ fn load(
     if bind.polars {
         out.stream(
             "stdout",
-            "compiling polars in the session (minutes the first time, then cached)…",
+            "loading it into a polars DataFrame (install.sh compiled polars for the session)…",
         );
         code = format!(
-            ":dep polars = {{ version = \"0.55\", default-features = false, features = [\"csv\", \"fmt\"] }}\n\
+            "{POLARS_DEP}\n\
              let {var} = {{ use polars::prelude::{{CsvReadOptions, SerReader}}; \
              CsvReadOptions::default().with_has_header(true).with_infer_schema_length(None)\
              .try_into_reader_with_file_path(Some({path:?}.into())).and_then(|r| r.finish())\

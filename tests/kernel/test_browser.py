@@ -1,0 +1,150 @@
+"""The tutorial as a researcher runs it: JupyterLab on 127.0.0.1 with a token, the notebook
+opened in a real browser (Debian's headless Chromium, driven by Playwright), "Run All Cells",
+and what the page then shows: no error, the experiment's progress bar, HTML tables and plots.
+A screenshot of the whole notebook is kept in target/tutorial-browser.png."""
+
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import nbformat
+import pytest
+
+from conftest import REPO, new_workspace
+
+# Long enough for the tutorial's deploys and experiments on a busy 2-core machine.
+RUN_ALL_TIMEOUT_S = 1500
+
+
+def stop(server):
+    """Stops the server and everything in its process group (the kernels it started)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(jupyter_path, evcxr_dir, tmp_path):
+    """JupyterLab serving a fresh workspace holding the tutorial, with settings of its own
+    (every cell kept in the page, so all of them can be checked) and a random token; stopped,
+    with the kernels it started, when the test ends."""
+    workspace = new_workspace()
+    shutil.copy(REPO / "notebooks" / "tutorial.ipynb", workspace / "tutorial.ipynb")
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    # No "news" prompt over the notebook (it would also ask the internet).
+    apputils = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    apputils.mkdir(parents=True)
+    (apputils / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    token = secrets.token_hex(24)
+    port = free_port()
+    env = dict(os.environ, JUPYTER_PATH=str(jupyter_path), EVCXR_TMPDIR=str(evcxr_dir))
+    env.pop("FAASET_WORKSPACE", None)
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={workspace}",
+            f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+            f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        cwd=workspace,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "jupyterlab.log", "w"),
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not start: {(tmp_path / 'jupyterlab.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield base, token, workspace
+    finally:
+        stop(server)
+        faaset = shutil.which("faaset")
+        if faaset:
+            subprocess.run([faaset, "--workspace", str(workspace), "local", "stop"], capture_output=True)
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def test_the_tutorial_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.fail("no chromium on PATH: run ./install.sh (it installs Debian's chromium)")
+    base, token, workspace = jupyterlab
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    target.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        # As root (CI) Chromium needs --no-sandbox; it only opens the loopback server.
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/lab/tree/tutorial.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+            # The kernel is up when the toolbar's status says so.
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            deadline = time.monotonic() + RUN_ALL_TIMEOUT_S
+            while True:
+                prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+                done = [p for p in prompts if p.strip().strip("[]:").strip().isdigit()]
+                if prompts and len(done) == len(prompts):
+                    break
+                assert time.monotonic() < deadline, f"cells still running: {prompts}"
+                time.sleep(2)
+            page.keyboard.press("Control+s")
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(target / "tutorial-browser.png"), full_page=True)
+            html_tables = page.locator(".jp-OutputArea-output table").count()
+            images = page.locator(".jp-OutputArea-output img, .jp-OutputArea-output svg").count()
+            bars = page.locator(".jp-OutputArea-output .faaset-progress progress")
+            bar_shown = bars.count() > 0 and bars.first.is_visible()
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        finally:
+            browser.close()
+
+    assert bar_shown, "no experiment progress bar on the page"
+    assert html_tables >= 1, "no HTML table on the page"
+    assert images >= 1, "no plot on the page"
+    # The notebook as the browser saved it: error outputs are exact there.
+    notebook = nbformat.read(workspace / "tutorial.ipynb", as_version=4)
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    failed = [(o.ename, o.evalue) for o in outputs if o.output_type == "error"]
+    assert not failed, f"error outputs: {failed}; stderr on the page: {errors}"
+    assert all(
+        cell.execution_count for cell in notebook.cells if cell.cell_type == "code"
+    ), "a code cell did not run"
