@@ -173,6 +173,17 @@ def test_experiment_load_stats_plot_and_ttest(hello):
     assert "Welch's t-test" in data["text/plain"] and "<table" in data["text/html"]
 
 
+def test_load_gives_a_typed_polars_dataframe(hello):
+    if not (hello.workspace / "functions/hello_world/experiments/e1/results.csv").is_file():
+        hello.ok('%faaset experiment hello_world threads=2 runs_per_thread=3 experiment_name=e1')
+    # install.sh's warm-up compiled polars into evcxr's cache: seconds here, not minutes.
+    outputs = hello.ok("%faaset load hello_world e1 as df polars=true\ndf.height()", timeout=1200)
+    assert result_text(outputs) == "6"
+    outputs = hello.ok(
+        'format!("{} {}", df.column("roundTripTime").unwrap().dtype(), df.column("function").unwrap().dtype())'
+    )
+    assert result_text(outputs) == '"f64 str"', result_text(outputs)
+
 def test_sweep_restores_memory_and_charts(hello):
     outputs = hello.ok("%faaset sweep hello_world memory=128,256 runs_per_thread=2", timeout=600)
     shown = of_type(outputs, "display_data")
