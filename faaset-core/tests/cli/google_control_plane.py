@@ -55,6 +55,8 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 CLIENT_EMAIL = "faaset-test@contract-test.iam.gserviceaccount.com"
 LOG_LOCK = threading.Lock()
 WORK = tempfile.mkdtemp(prefix="faaset-google-plane-")
+# Found before instances get Cloud Run's environment (whose PATH is the image's).
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 
 
 def log(entry):
@@ -283,7 +285,7 @@ class Instance:
         for var in container.get("env", []):
             env[var["name"]] = var.get("value", "")
         if os.geteuid() == 0:
-            command = ["chroot", rootfs, "/bootstrap"]
+            command = [CHROOT, rootfs, "/bootstrap"]
         else:
             command = [os.path.join(rootfs, "bootstrap")]
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
@@ -381,7 +383,11 @@ def service_handler(name):
                     log({"invoke": name, "status": 401, "why": str(e)})
                     return self.reply(401, json.dumps({"error": "no valid ID token"}).encode())
             revision = entry["revision"]
-            instance, cold = revision.acquire()
+            try:
+                instance, cold = revision.acquire()
+            except Exception as e:
+                log({"invoke": name, "status": 500, "failure": repr(e)})
+                return self.reply(500, json.dumps({"error": f"the instance did not start: {e!r}"}).encode())
             if instance is None:
                 return self.reply(429, b'{"error": "no instance available"}')
             try:

@@ -1,8 +1,8 @@
 """What Google's own client sends: PyPI google-cloud-run (REST transport) against a loopback
 recorder, for the same service FaaSET sent (tests/cli/google.rs compares the two).
 
-Usage: python google_run_client.py SERVICE_JSON
-SERVICE_JSON is the body of FaaSET's PATCH. The script creates, updates (allow_missing) and
+Usage: python google_run_client.py SERVICE_JSON NAME
+SERVICE_JSON is the body of FaaSET's PATCH, NAME the service's resource name (its path). The script creates, updates (allow_missing) and
 gets that service with `run_v2.ServicesClient` over `ServicesRestTransport` (url_scheme http,
 anonymous credentials) against a recorder on 127.0.0.1 that answers done operations and the
 service. It prints one JSON object: the recorded requests (method, path, query) and each body
@@ -25,7 +25,7 @@ from google.protobuf import json_format
 
 with open(sys.argv[1]) as f:
     FAASET_BODY = json.load(f)
-NAME = FAASET_BODY["name"]
+NAME = sys.argv[2]
 PARENT, SERVICE_ID = NAME.rsplit("/services/", 1)
 RECORDED = []
 
@@ -54,7 +54,7 @@ class Recorder(BaseHTTPRequestHandler):
             "body": body,
             "content_type": self.headers.get("Content-Type"),
         })
-        service = dict(FAASET_BODY, uri="http://127.0.0.1:1")
+        service = dict(FAASET_BODY, name=NAME, uri="http://127.0.0.1:1")
         if self.command == "GET":
             data = service
         else:
@@ -77,24 +77,17 @@ def main():
     transport = ServicesRestTransport(host=host, url_scheme="http", credentials=AnonymousCredentials())
     client = run_v2.ServicesClient(transport=transport, client_options=ClientOptions(api_endpoint=host))
     service = run_v2.Service.from_json(json.dumps(FAASET_BODY))
-    create = dict(json.loads(run_v2.Service.to_json(service)))
-    create.pop("name", None)  # ignored on create: composed from parent and service_id
-    client.create_service(
-        parent=PARENT, service=run_v2.Service.from_json(json.dumps(create)), service_id=SERVICE_ID
-    ).result(timeout=30)
+    # Create ignores `name` (composed from parent and service_id); update needs it for the path.
+    client.create_service(parent=PARENT, service=service, service_id=SERVICE_ID).result(timeout=30)
+    named = run_v2.Service.from_json(json.dumps(dict(FAASET_BODY, name=NAME)))
     client.update_service(
-        request=run_v2.UpdateServiceRequest(service=service, allow_missing=True)
+        request=run_v2.UpdateServiceRequest(service=named, allow_missing=True)
     ).result(timeout=30)
     client.get_service(name=NAME)
     server.shutdown()
     for r in RECORDED:
         r["normalised"] = normalised(r["body"]) if r["body"] is not None else None
-    faaset = dict(FAASET_BODY)
-    print(json.dumps({
-        "requests": RECORDED,
-        "faaset_normalised": normalised(faaset),
-        "faaset_create_normalised": normalised({k: v for k, v in faaset.items() if k != "name"}),
-    }))
+    print(json.dumps({"requests": RECORDED, "faaset_normalised": normalised(FAASET_BODY)}))
 
 
 if __name__ == "__main__":

@@ -181,9 +181,8 @@ impl Api {
     }
 
     /// `PATCH {run}/v2/{name}?allowMissing=true`: creates or updates the service (a new
-    /// revision); waits for the operation and returns the service as it then is.
-    pub async fn upsert_service(&self, service: &Value) -> Result<()> {
-        let name = service["name"].as_str().expect("a service has a name");
+    /// revision) named `name`; waits for the operation.
+    pub async fn upsert_service(&self, name: &str, service: &Value) -> Result<()> {
         let url = format!("{}/v2/{name}", self.endpoints.run);
         let request = self
             .http

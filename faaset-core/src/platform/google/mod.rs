@@ -200,7 +200,8 @@ impl Driver for Google {
             settings.concurrency,
             if settings.public { ", public" } else { "" }
         ));
-        api.upsert_service(&settings.service(&id, &image)).await?;
+        api.upsert_service(&settings.service_name(&id), &settings.service(&image))
+            .await?;
         let service = api.get_service(&settings, &id).await?.ok_or_else(|| {
             Error::Usage(format!(
                 "Cloud Run reported service {id} updated but has no such service"

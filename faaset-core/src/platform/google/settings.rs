@@ -213,10 +213,16 @@ impl Settings {
         }
     }
 
-    /// The `Service` to PATCH: `image` (pinned by digest) with these settings. The process
+    /// `projects/{p}/locations/{l}/services/{id}`: the service's resource name.
+    pub fn service_name(&self, id: &str) -> String {
+        format!("{}/services/{id}", self.parent())
+    }
+
+    /// The `Service` to PATCH: `image` (pinned by digest) with these settings; no `name`
+    /// (it is the request's path; Google's own client leaves it out of the body too). The process
     /// gets `FAASET_MEMORY_MB`, `FAASET_TIMEOUT_S` and `FAASET_REGION` (Cloud Run tells it
     /// none of them; SAAF reports them) besides the config's `env`.
-    pub fn service(&self, name: &str, image: &str) -> Value {
+    pub fn service(&self, image: &str) -> Value {
         let mut env = vec![
             json!({"name": "FAASET_MEMORY_MB", "value": self.memory.to_string()}),
             json!({"name": "FAASET_TIMEOUT_S", "value": self.timeout.to_string()}),
@@ -254,7 +260,6 @@ impl Settings {
             template["serviceAccount"] = account.clone().into();
         }
         json!({
-            "name": format!("{}/services/{name}", self.parent()),
             "labels": {"managed-by": "faaset"},
             "ingress": "INGRESS_TRAFFIC_ALL",
             "invokerIamDisabled": self.public,
@@ -370,11 +375,12 @@ mod tests {
                                 "env": {"A": "1"}, "public": true,
                                 "service_account": "run@my-project-1.iam.gserviceaccount.com"}))
         .unwrap();
-        let body = s.service("hello-world", "r/p/x@sha256:00");
+        let body = s.service("r/p/x@sha256:00");
         assert_eq!(
-            body["name"],
+            s.service_name("hello-world"),
             "projects/my-project-1/locations/us-central1/services/hello-world"
         );
+        assert!(body.get("name").is_none());
         assert_eq!(body["invokerIamDisabled"], true);
         let t = &body["template"];
         assert_eq!(t["timeout"], "60s");
