@@ -316,8 +316,11 @@ fn hello_gc(request: Value, context: Context) -> Result<Value, String> {
 }
 "#;
 
+/// Environment variables for `faaset`.
+type Vars = Vec<(&'static str, String)>;
+
 /// The environment that points FaaSET at the loopback plane and registry.
-fn google_env<'a>(plane: &'a ControlPlane, registry: &'a str) -> Vec<(&'static str, String)> {
+fn google_env(plane: &ControlPlane, registry: &str) -> Vars {
     vec![
         (
             "GOOGLE_APPLICATION_CREDENTIALS",
@@ -380,7 +383,7 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
         e
     };
     let empty_home = tempfile::tempdir().unwrap();
-    let cases: Vec<(Vec<(&'static str, String)>, Value, &str)> = vec![
+    let cases: Vec<(Vars, Value, &str)> = vec![
         (env.clone(), json!({}), "config key \"project\" is required"),
         (
             env.clone(),
@@ -623,18 +626,12 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
     let warm = run(&ws, &env, &["invoke", "hello_gc", "{}"]).ok().json();
     assert_eq!(warm["coldStart"], false, "{warm}");
     assert_eq!(warm["containerID"], cold["containerID"]);
-    let tokens: Vec<Value> = plane
+    // The ID token's audience is the service's URL (google-auth checked the assertion at the
+    // token endpoint; the service checks the token the plane issued).
+    let service_uri = plane
         .entries()
         .into_iter()
-        .filter(|e| e["token"] == "id")
-        .collect();
-    let service_uri = plane
-        .api_requests()
-        .iter()
-        .rev()
-        .find(|r| r["method_id"] == "run.projects.locations.services.get")
-        .map(|_| ())
-        .and_then(|_| tokens.last())
+        .rfind(|e| e["token"] == "id")
         .map(|t| t["claims"]["target_audience"].as_str().unwrap().to_string())
         .expect("an ID token was asked for");
     assert!(
@@ -713,8 +710,7 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
     let last = plane
         .entries()
         .into_iter()
-        .filter(|e| e.get("invoke").is_some())
-        .next_back()
+        .rfind(|e| e.get("invoke").is_some())
         .unwrap();
     assert_eq!(last["authorized"], false, "{last}");
     no_violations(&plane);
@@ -726,13 +722,7 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
     let key: Value = serde_json::from_slice(&std::fs::read(&plane.key).unwrap()).unwrap();
     let private = key["private_key"].as_str().unwrap();
     let der_line = private.lines().nth(2).unwrap();
-    let access_tokens: Vec<String> = plane
-        .entries()
-        .iter()
-        .filter(|e| e["token"] == "access")
-        .map(|_| "ya29.test-".to_string())
-        .collect();
-    assert!(!access_tokens.is_empty());
+    assert!(plane.entries().iter().any(|e| e["token"] == "access"));
     for (path, bytes) in ws.snapshot() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(
