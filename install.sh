@@ -10,7 +10,9 @@
 #  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
 #    packages of every requirements*.txt here (JupyterLab and the kernel's test tools,
 #    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests, jsonschema for the
-#    OpenWhisk contract test);
+#    OpenWhisk contract test, google-api-python-client, google-auth and google-cloud-run for the
+#    Google one);
+#  - Debian's docker-registry, skopeo and umoci for the Google tests (a loopback OCI registry);
 #  - Node's npm `openwhisk` client (~/.local/share/faaset/node), the reference the OpenWhisk
 #    tests compare requests with.
 set -euo pipefail
@@ -32,6 +34,11 @@ command -v objdump >/dev/null || missing+=(binutils)
 # Node and npm: the OpenWhisk tests compare requests with the official npm `openwhisk` client.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# The Google tests: a real OCI registry on loopback, and independent tools that read the image
+# FaaSET pushed back (docs/google.md).
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v umoci >/dev/null || missing+=(umoci)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
