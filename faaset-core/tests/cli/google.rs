@@ -422,6 +422,39 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
             "cannot reach Google's token endpoint http://127.0.0.1:1/token",
         ),
     ];
+    // A key the token endpoint does not know (same account and key id, another RSA key):
+    // google-auth refuses the signature.
+    let wrong_key = empty_home.path().join("wrong-key.json");
+    let made = Command::new(python())
+        .arg("-c")
+        .arg(
+            "import json, sys\n\
+             from cryptography.hazmat.primitives import serialization\n\
+             from cryptography.hazmat.primitives.asymmetric import rsa\n\
+             key = json.load(open(sys.argv[1]))\n\
+             other = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n\
+             key['private_key'] = other.private_bytes(serialization.Encoding.PEM, \
+             serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()\n\
+             json.dump(key, open(sys.argv[2], 'w'))\n",
+        )
+        .arg(&plane.key)
+        .arg(&wrong_key)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut cases = cases;
+    cases.push((
+        with(&[(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            wrong_key.display().to_string(),
+        )]),
+        json!({"project": PROJECT}),
+        "refused the credentials of $GOOGLE_APPLICATION_CREDENTIALS",
+    ));
     for (env, config, expected) in &cases {
         run(
             &ws,
@@ -569,7 +602,13 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
         writes >= 3,
         "the first deploy pushed blobs and a manifest: {writes}"
     );
+    let built = std::fs::read(fdir.join("google/.build/bootstrap")).unwrap();
     let again = run(&ws, &env, &["deploy", "hello_gc", "--force"]).ok();
+    assert!(
+        std::fs::read(fdir.join("google/.build/bootstrap")).unwrap() == built,
+        "the rebuild of unchanged source made a different binary (a build that is not \
+         reproducible, not an image problem)"
+    );
     assert!(
         again
             .stderr()
@@ -693,6 +732,52 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
             "{row:?}"
         );
     }
+
+    // A sweep: configuration-only PATCHes per setting, each priced with its own CPU, the
+    // memory put back.
+    let writes_before = registry.writes();
+    let swept = run(
+        &ws,
+        &env,
+        &[
+            "sweep",
+            "hello_gc",
+            "--memory",
+            "512,2048",
+            "--threads",
+            "1",
+            "--runs-per-thread",
+            "2",
+            "--experiment-name",
+            "sw",
+        ],
+    )
+    .ok();
+    assert!(
+        swept
+            .stdout()
+            .contains("Google Cloud Run request-based list price"),
+        "{}",
+        swept.stdout()
+    );
+    assert_eq!(registry.writes(), writes_before, "a sweep pushes nothing");
+    let rows = read_csv(&fdir.join("experiments/sw/results.csv"));
+    let memories: Vec<&str> = rows.iter().map(|r| r["functionMemory"].as_str()).collect();
+    assert_eq!(memories, ["512", "512", "2048", "2048"], "{rows:?}");
+    let patches = plane.patches();
+    let limits: Vec<&Value> = patches[patches.len() - 3..]
+        .iter()
+        .map(|p| &p["body"]["template"]["containers"][0]["resources"]["limits"])
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            &json!({"memory": "512Mi", "cpu": "333m"}),
+            &json!({"memory": "2048Mi", "cpu": "1"}),
+            &json!({"memory": "1024Mi", "cpu": "583m"}),
+        ],
+        "memory restored"
+    );
 
     // Public: no ID token is sent, and the service takes the call.
     run(

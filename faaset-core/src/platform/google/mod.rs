@@ -341,12 +341,13 @@ pub fn pricing(config: &Config) -> super::Pricing {
         .and_then(Value::as_f64)
         .unwrap_or_else(|| settings::cpu_for(memory as u64));
     let gib = memory / 1024.0;
+    // `memory` is only read here: the sweep asks again for each memory setting.
     super::Pricing {
         per_gb_second: PRICE_PER_GIB_SECOND + cpu * PRICE_PER_VCPU_SECOND / gib,
         per_request: PRICE_PER_REQUEST,
-        source: format!(
-            "Google Cloud Run request-based list price, Tier 1 ({cpu} vCPU with {memory} MiB)"
-        ),
+        source: "Google Cloud Run request-based list price, Tier 1: vCPU-seconds (the configured \
+                 cpu, else the one memory gives) + GiB-seconds + requests"
+            .into(),
     }
 }
 
