@@ -844,19 +844,21 @@ fn contract_run(rootfs: &Path) {
     } else {
         Command::new(rootfs.join("bootstrap"))
     };
-    let mut child = command
-        .env_clear()
-        // For `chroot` itself; /bootstrap needs nothing from it.
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("PORT", port.to_string())
-        .env("K_SERVICE", "hello-gc")
-        .env("K_REVISION", "hello-gc-00001-abc")
-        .env("K_CONFIGURATION", "hello-gc")
-        .env("FAASET_MEMORY_MB", "512")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run the unpacked bootstrap");
+    let mut child = Instance(
+        command
+            .env_clear()
+            // For `chroot` itself; /bootstrap needs nothing from it.
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("PORT", port.to_string())
+            .env("K_SERVICE", "hello-gc")
+            .env("K_REVISION", "hello-gc-00001-abc")
+            .env("K_CONFIGURATION", "hello-gc")
+            .env("FAASET_MEMORY_MB", "512")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run the unpacked bootstrap"),
+    );
     let post = |body: &str| -> Option<(u16, Value)> {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -890,19 +892,31 @@ fn contract_run(rootfs: &Path) {
     assert_eq!(answer.1["functionName"], "hello-gc", "{answer:?}");
     assert_eq!(answer.1["revision"], "hello-gc-00001-abc");
     assert_eq!(answer.1["newcontainer"], 1);
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
             panic!("the bootstrap did not stop on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "SIGTERM ends it with 0: {status}");
+}
+
+/// The bootstrap `contract_run` started: killed on drop, so a failed assertion leaves no
+/// process behind (chroot execs it: the pid is the bootstrap's).
+struct Instance(Child);
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// google-cloud-run's REST transport, against its own loopback recorder, for the body of

@@ -359,9 +359,9 @@ mod tests {
         }
     }
 
-    /// A throwaway 2048-bit key made by ring's test vectors is not available offline, so the
-    /// unit tests check parsing and the claims; signing is checked by the CLI test with a
-    /// key generated at test time and verified by google-auth.
+    /// A key file whose key is only base64 (ring cannot make RSA keys, and no key is
+    /// committed): these tests check lookup and parsing; signing is checked by the CLI test
+    /// (tests/cli/google.rs) with a key generated at test time, verified by google-auth.
     fn service_account(key_b64: &str) -> String {
         json!({
             "type": "service_account", "project_id": "p", "private_key_id": "kid1",
