@@ -195,6 +195,8 @@ struct ControlPlane {
     port: u16,
     log: PathBuf,
     key: PathBuf,
+    /// gcloud's configuration folder, holding the user credentials the plane made.
+    gcloud: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -204,6 +206,8 @@ impl ControlPlane {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
         let key = dir.path().join("key.json");
+        let gcloud = dir.path().join("gcloud");
+        std::fs::create_dir_all(&gcloud).unwrap();
         let mut child = Command::new(&python)
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/google_control_plane.py"))
             .arg(discovery(&python, "run.v2.json"))
@@ -211,6 +215,7 @@ impl ControlPlane {
             .arg(&log)
             .arg(&key)
             .arg(registry)
+            .arg(gcloud.join("application_default_credentials.json"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -239,6 +244,7 @@ impl ControlPlane {
             port,
             log,
             key,
+            gcloud,
             _dir: dir,
         }
     }
@@ -335,9 +341,19 @@ fn google_env(plane: &ControlPlane, registry: &str) -> Vars {
     ]
 }
 
+/// `faaset ARGS` with `env`; no token, JWT or key is in what it printed.
 fn run(ws: &TempWorkspace, env: &[(&str, String)], args: &[&str]) -> Run {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ws.faaset_with_env(args, &env)
+    let run = ws.faaset_with_env(args, &env);
+    for text in [run.stdout(), run.stderr()] {
+        for secret in ["ya29.test-", "eyJ", "PRIVATE KEY", "1//"] {
+            assert!(
+                !text.contains(secret),
+                "a secret ({secret}…) was shown: {text}"
+            );
+        }
+    }
+    run
 }
 
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
@@ -733,6 +749,28 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
         );
     }
 
+    // gcloud's application-default credentials (a user's refresh token) work as well: its
+    // ID token is for the gcloud client, which the service takes from that user.
+    let user = with(&[
+        ("GOOGLE_APPLICATION_CREDENTIALS", String::new()),
+        ("CLOUDSDK_CONFIG", plane.gcloud.display().to_string()),
+        (
+            "FAASET_GOOGLE_TOKEN_ENDPOINT",
+            format!("{}/token", plane.url()),
+        ),
+    ]);
+    let by_user = run(&ws, &user, &["invoke", "hello_gc", r#"{"name": "user"}"#])
+        .ok()
+        .json();
+    assert_eq!(by_user["message"], "Hello user!", "{by_user}");
+    let entries = plane.entries();
+    assert!(
+        entries.iter().any(|e| e["token"] == "refresh"),
+        "the refresh grant was used"
+    );
+    let last = entries.iter().rfind(|e| e.get("invoke").is_some()).unwrap();
+    assert_eq!(last["authorized"], true, "{last}");
+
     // A sweep: configuration-only PATCHes per setting, each priced with its own CPU, the
     // memory put back.
     let writes_before = registry.writes();
@@ -808,10 +846,15 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
     let private = key["private_key"].as_str().unwrap();
     let der_line = private.lines().nth(2).unwrap();
     assert!(plane.entries().iter().any(|e| e["token"] == "access"));
+    let adc: Value = serde_json::from_slice(
+        &std::fs::read(plane.gcloud.join("application_default_credentials.json")).unwrap(),
+    )
+    .unwrap();
+    let refresh = adc["refresh_token"].as_str().unwrap();
     for (path, bytes) in ws.snapshot() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(
-            !text.contains(der_line) && !text.contains("ya29.test-"),
+            !text.contains(der_line) && !text.contains("ya29.test-") && !text.contains(refresh),
             "{} holds a secret",
             path.display()
         );

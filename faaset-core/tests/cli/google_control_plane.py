@@ -23,7 +23,9 @@ discovery documents shipped in PyPI google-api-python-client (`run.v2.json`,
   a time per instance (`maxInstanceRequestConcurrency` 1), new instances under load up to
   `maxInstanceCount`.
 
-Usage: python google_control_plane.py RUN_JSON ARTIFACT_JSON LOG KEY_FILE REGISTRY
+Usage: python google_control_plane.py RUN_JSON ARTIFACT_JSON LOG KEY_FILE REGISTRY [ADC_FILE]
+ADC_FILE, if given, gets gcloud application-default credentials of a user (`authorized_user`:
+client id and secret, a refresh token) that the token endpoint also honours.
 Prints `listening PORT` once ready; stops (SIGTERM to every instance, then SIGKILL) when stdin
 closes. The log gets one JSON line per request and one per started instance.
 """
@@ -85,6 +87,13 @@ PLANE_KEY_ID = secrets.token_hex(20)
 PLANE_PRIVATE, PLANE_PUBLIC = pem_pair()
 PLANE_SIGNER = crypt.RSASigner.from_string(PLANE_PRIVATE, PLANE_KEY_ID)
 ACCESS_TOKENS = set()
+ADC_FILE = sys.argv[6] if len(sys.argv) > 6 else None
+USER_EMAIL = "researcher@example.org"
+USER = {
+    "client_id": "764086051850-" + secrets.token_hex(8) + ".apps.googleusercontent.com",
+    "client_secret": "d-" + secrets.token_urlsafe(18),
+    "refresh_token": "1//" + secrets.token_urlsafe(48),
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,9 +385,15 @@ def service_handler(name):
             if not service.get("invokerIamDisabled"):
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 try:
-                    claims = jwt.decode(token, certs={PLANE_KEY_ID: PLANE_PUBLIC}, audience=service["uri"])
-                    if claims.get("email") != CLIENT_EMAIL:
-                        raise ValueError("not the test's account")
+                    # A service account's token is for the service URL; a user's (gcloud) for
+                    # the gcloud client, which Cloud Run accepts from a user with run.invoker.
+                    claims = jwt.decode(
+                        token, certs={PLANE_KEY_ID: PLANE_PUBLIC},
+                        audience=[service["uri"], USER["client_id"]],
+                    )
+                    expected = {service["uri"]: CLIENT_EMAIL, USER["client_id"]: USER_EMAIL}
+                    if claims.get("email") != expected.get(claims.get("aud")):
+                        raise ValueError("not the test's account for that audience")
                 except Exception as e:
                     log({"invoke": name, "status": 401, "why": str(e)})
                     return self.reply(401, json.dumps({"error": "no valid ID token"}).encode())
@@ -522,8 +537,27 @@ def artifact_api(method, path, query, body, route):
     raise Violation(f"{rid} is not served by the contract test")
 
 
+def refresh_grant(form):
+    """gcloud's user credentials: the refresh token for an access token and an ID token whose
+    audience is the gcloud client (as Google's endpoint answers a refresh with `openid`)."""
+    if any(form.get(k) != v for k, v in USER.items()):
+        return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+    now = int(time.time())
+    id_token = jwt.encode(PLANE_SIGNER, {
+        "iss": "https://accounts.google.com", "aud": USER["client_id"], "azp": USER["client_id"],
+        "email": USER_EMAIL, "email_verified": True, "sub": "2" * 21, "iat": now, "exp": now + 3600,
+    }).decode()
+    token = "ya29.test-" + secrets.token_urlsafe(32)
+    ACCESS_TOKENS.add(token)
+    log({"token": "refresh"})
+    return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                 "id_token": id_token, "scope": f"openid {SCOPE}"}
+
+
 def token_endpoint(form):
     grant = form.get("grant_type")
+    if grant == "refresh_token":
+        return refresh_grant(form)
     if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer":
         return 400, {"error": "unsupported_grant_type"}
     token_uri = f"http://127.0.0.1:{PORT}/token"
@@ -623,6 +657,10 @@ def main():
     with open(KEY_FILE, "w") as f:
         json.dump(key, f)
     os.chmod(KEY_FILE, 0o600)
+    if ADC_FILE:
+        with open(ADC_FILE, "w") as f:
+            json.dump(dict(USER, type="authorized_user", quota_project_id="contract-test"), f)
+        os.chmod(ADC_FILE, 0o600)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"listening {PORT}", flush=True)
     sys.stdin.read()  # until the test closes stdin
