@@ -317,8 +317,9 @@ impl Google {
     }
 }
 
-// Cloud Run request-based billing (CPU only allocated during requests), Tier 1 regions, from
-// https://cloud.google.com/run/pricing as listed there in 2026-12 (unchanged since 2023):
+// Cloud Run request-based billing, Tier 1 regions, from
+// https://cloud.google.com/run/pricing ("CPU only allocated during request processing",
+// Tier 1), read 2026-12-03 in stored copies of that page and two 2025 summaries of it:
 // $0.000024 per vCPU-second, $0.0000025 per GiB-second, $0.40 per million requests. Billed
 // time is rounded up to 100 ms. Free tier left out: the sweep compares settings, not bills.
 /// USD per vCPU-second.
