@@ -598,11 +598,16 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         entry = {"method": method, "path": url.path, "query": query}
         try:
+            media = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if url.path == "/token" and method == "POST":
+                if media != "application/x-www-form-urlencoded":
+                    raise Violation(f"token request with Content-Type {media!r}")
                 form = dict(parse_qsl(raw.decode()))
                 status, answer = token_endpoint(form)
                 entry["token_request"] = True
             else:
+                if raw and media != "application/json":
+                    raise Violation(f"a body with Content-Type {media!r}, not application/json")
                 body = json.loads(raw) if raw else None
                 entry["body"] = body
                 api = RUN if url.path.startswith("/v2/") else ARTIFACT if url.path.startswith("/v1/") else None
