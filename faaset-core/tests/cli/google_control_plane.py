@@ -205,9 +205,8 @@ def match(api, method, path, query, body):
             errors = sorted(validator(api, route["request"], True).iter_errors(body), key=str)
             if errors:
                 e = errors[0]
-                raise Violation(
-                    f"{route['id']}: body invalid at {e.json_path}: {e.message} (an undeclared or output-only field when the schema is False)"
-                )
+                hint = " (an output-only field)" if "False schema" in e.message else ""
+                raise Violation(f"{route['id']}: body invalid at {e.json_path}: {e.message}{hint}")
         elif body is not None:
             raise Violation(f"{route['id']}: a body where the method takes none")
         return route
