@@ -658,6 +658,25 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
         json!({"memory": "1024Mi", "cpu": "583m"})
     );
 
+    // A revision that does not start: Cloud Run's error in one line, the old configuration
+    // still recorded (and still served).
+    let state = std::fs::read(fdir.join("FAASET.json")).unwrap();
+    run(
+        &ws,
+        &env,
+        &[
+            "reconfigure",
+            "hello_gc",
+            r#"{"env": {"CONTRACT_TEST_FAIL_START": "1"}}"#,
+        ],
+    )
+    .user_error("failed: Revision 'hello-gc-00004-");
+    assert_eq!(
+        std::fs::read(fdir.join("FAASET.json")).unwrap(),
+        state,
+        "a failed publish records nothing"
+    );
+
     // Invoke: with an ID token for the service URL; cold, then warm.
     let cold = run(&ws, &env, &["invoke", "hello_gc", r#"{"name": "Run"}"#])
         .ok()

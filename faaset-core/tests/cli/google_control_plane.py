@@ -234,9 +234,9 @@ def now_rfc3339():
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
 
 
-def new_operation(parent, response, kind):
+def new_operation(parent, response, kind, error=None):
     name = f"{parent}/operations/{secrets.token_hex(8)}"
-    OPERATIONS[name] = {"polls": 0, "response": response, "kind": kind}
+    OPERATIONS[name] = {"polls": 0, "response": response, "kind": kind, "error": error}
     return {"name": name, "done": False, "metadata": {"@type": kind}}
 
 
@@ -247,7 +247,9 @@ def operation_state(name):
     op["polls"] += 1
     done = op["polls"] >= 1
     answer = {"name": name, "done": done, "metadata": {"@type": op["kind"]}}
-    if done:
+    if done and op["error"]:
+        answer["error"] = op["error"]
+    elif done:
         answer["response"] = dict(op["response"], **{"@type": op["kind"]})
     return answer
 
@@ -478,10 +480,21 @@ def run_api(method, path, query, body, route):
             entry["generation"] += 1
             service_id = parts[-1]
             revision_name = f"{service_id}-{entry['generation']:05d}-{secrets.token_hex(2)[:3]}"
+            parent = "/".join(parts[:4])
+            container = body["template"]["containers"][0]
+            if any(v["name"] == "CONTRACT_TEST_FAIL_START" for v in container.get("env", [])):
+                # A revision whose container does not start: Cloud Run fails the operation and
+                # keeps serving the last ready revision.
+                message = (f"Revision '{revision_name}' is not ready and cannot serve traffic. The "
+                           "user-provided container failed to start and listen on the port defined "
+                           "provided by the PORT=8080 environment variable.")
+                entry["service"] = dict(entry.get("service") or body,
+                                        latestCreatedRevision=f"{name}/revisions/{revision_name}")
+                return 200, new_operation(parent, entry["service"], "type.googleapis.com/google.cloud.run.v2.Service",
+                                          error={"code": 9, "message": message})
             revision = Revision(service_id, revision_name, body)
             old, entry["revision"] = entry["revision"], revision
             uri = f"http://127.0.0.1:{entry['server'].server_address[1]}"
-            parent = "/".join(parts[:4])
             entry["service"] = dict(
                 body,
                 name=name,
