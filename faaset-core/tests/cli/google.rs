@@ -639,6 +639,16 @@ fn google_lifecycle_against_a_registry_and_a_contract_test_control_plane() {
         image.as_str()
     );
 
+    // A registry that does not answer: one line naming it, the deploy not recorded.
+    let state = std::fs::read(fdir.join("FAASET.json")).unwrap();
+    run(
+        &ws,
+        &with(&[("FAASET_GOOGLE_REGISTRY", "http://127.0.0.1:1".into())]),
+        &["deploy", "hello_gc", "--force"],
+    )
+    .user_error("pushing the image to 127.0.0.1:1/contract-test/faaset/hello-gc failed");
+    assert_eq!(std::fs::read(fdir.join("FAASET.json")).unwrap(), state);
+
     // Reconfigure: configuration only (a new revision), no build, no push.
     let build_log = fdir.join("google/logs/build.log");
     let log_before = std::fs::read(&build_log).unwrap();
