@@ -11,8 +11,10 @@
 #  - a Python virtual environment (${FAASET_HOME:-~/.local/share/faaset}/venv) with the
 #    packages of every requirements*.txt here (JupyterLab and the kernel's test tools,
 #    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests, jsonschema for the
-#    OpenWhisk contract test);
+#    OpenWhisk contract test, google-api-python-client, google-auth and google-cloud-run for the
+#    Google one);
 #  - Debian's Chromium, in which the browser test runs the tutorial (Playwright drives it);
+#  - Debian's docker-registry, skopeo and umoci for the Google tests (a loopback OCI registry);
 #  - Node's npm `openwhisk` client (~/.local/share/faaset/node), the reference the OpenWhisk
 #    tests compare requests with.
 set -euo pipefail
@@ -36,6 +38,11 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 # Chromium: the browser test runs the tutorial in JupyterLab in it (headless, via Playwright).
 command -v chromium >/dev/null || missing+=(chromium)
+# The Google tests: a real OCI registry on loopback, and independent tools that read the image
+# FaaSET pushed back (docs/google.md).
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v umoci >/dev/null || missing+=(umoci)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -401,13 +401,23 @@ pub async fn sweep(
     };
     let mut results = Vec::with_capacity(runs.len());
     for (&memory, (summary, calls)) in plan.memory.iter().zip(&runs) {
+        // Priced as deployed at this memory: a platform's price per GB-second may depend on
+        // it (Cloud Run's CPU follows memory, and is billed per vCPU-second).
+        let at_memory = match &spec.price {
+            Some(_) => pricing.clone(),
+            None => {
+                let mut config = deployed.config.clone();
+                config.insert("memory".into(), memory.into());
+                plan.platform.driver().pricing(&config)
+            }
+        };
         let result = point(
             memory,
             summary,
             calls,
             metric,
             spec.discard_top_bottom,
-            &pricing,
+            &at_memory,
         )?;
         results.push(result);
     }

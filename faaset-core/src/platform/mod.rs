@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod connections;
+pub mod google;
 pub mod http;
 pub mod local;
 pub mod openwhisk;
@@ -146,6 +147,7 @@ pub const REPORT_FIELDS: &[&str] = &[
 pub const DRIVERS: &[&dyn Driver] = &[
     &aws::Aws,
     &aws::FunctionUrl,
+    &google::Google,
     &http::Http,
     &local::Local,
     &openwhisk::OpenWhisk,

@@ -96,7 +96,7 @@ fn new_creates_a_function_from_the_template() {
     let list = ws.faaset(&["list"]).ok().stdout();
     assert!(
         list.contains("greeter")
-            && list.contains("platforms: aws, aws_function_url, http, local, openwhisk"),
+            && list.contains("platforms: aws, aws_function_url, google, http, local, openwhisk"),
         "{list}"
     );
 }

@@ -9,6 +9,7 @@ mod defects;
 mod durability;
 mod errors;
 mod experiment;
+mod google;
 mod http;
 mod lifecycle;
 mod limits;
