@@ -127,3 +127,18 @@ impl Error {
         }
     }
 }
+
+/// An error with its sources on one line, each message once (reqwest's top-level message
+/// hides the cause: "error sending request" … "connection refused").
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}

@@ -8,6 +8,8 @@ kernelspecs are neither used nor touched. Each test workspace is a fresh tempora
 import os
 import pathlib
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 
@@ -50,6 +52,26 @@ def evcxr_dir(tmp_path_factory):
     )
     cache.mkdir(parents=True, exist_ok=True)
     return cache
+
+
+def free_port():
+    """A port nothing listens on now, on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_group(server):
+    """Stops a server started with start_new_session=True and everything in its process
+    group (a Jupyter server's kernels)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def new_workspace() -> pathlib.Path:
@@ -131,6 +153,13 @@ def text(outputs):
         elif kind == "error":
             parts.append(f"{content['ename']}: {content['evalue']}")
     return "\n".join(parts)
+
+
+def result_text(outputs):
+    """The text of the cell's result (`Out[n]`)."""
+    results = of_type(outputs, "execute_result")
+    assert results, f"no result: {text(outputs)}"
+    return results[-1]["data"]["text/plain"]
 
 
 def of_type(outputs, kind):

@@ -8,8 +8,6 @@ import os
 import pathlib
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,28 +16,10 @@ import urllib.request
 import nbformat
 import pytest
 
-from conftest import REPO, new_workspace
+from conftest import REPO, free_port, new_workspace, stop_group
 
 # Long enough for the tutorial's deploys and experiments on a busy 2-core machine.
 RUN_ALL_TIMEOUT_S = int(os.environ.get("FAASET_BROWSER_TIMEOUT_S", "1200"))
-
-
-def stop(server):
-    """Stops the server and everything in its process group (the kernels it started)."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -91,7 +71,7 @@ def jupyterlab(jupyter_path, evcxr_dir, tmp_path):
                 time.sleep(0.5)
         yield base, token, workspace
     finally:
-        stop(server)
+        stop_group(server)
         faaset = shutil.which("faaset")
         if faaset:
             subprocess.run([faaset, "--workspace", str(workspace), "local", "stop"], capture_output=True)

@@ -16,8 +16,6 @@ import pathlib
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ import uuid
 import pytest
 from tornado import httpclient, ioloop, websocket
 
-from conftest import REPO, new_workspace
+from conftest import REPO, free_port, new_workspace, stop_group
 
 COLAB = "https://colab.research.google.com"
 
@@ -39,24 +37,6 @@ def readme_command():
     found = re.search(r"`(~/\.local/share/faaset/venv/bin/jupyter server[^`]*)`", readme)
     assert found, "the README no longer gives the Colab command (a `jupyter server ...` span)"
     return shlex.split(found.group(1).replace("\n", " "))
-
-
-def stop(server):
-    """Stops the server and everything in its process group (the kernels it started)."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -90,7 +70,7 @@ def colab_server(jupyter_path, evcxr_dir, tmp_path):
             time.sleep(0.3)
         yield f"127.0.0.1:{port}", found.group(1), workspace
     finally:
-        stop(server)
+        stop_group(server)
         shutil.rmtree(workspace, ignore_errors=True)
 
 

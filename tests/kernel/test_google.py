@@ -18,22 +18,10 @@ import time
 import googleapiclient
 import pytest
 
-from conftest import REPO, Kernel, new_workspace, of_type, text
+from conftest import Kernel, REPO, free_port, new_workspace, of_type, result_text, text
 
 TESTS = REPO / "faaset-core" / "tests"
 DOCUMENTS = pathlib.Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
-
-
-def result_text(outputs):
-    results = of_type(outputs, "execute_result")
-    assert results, f"no result: {text(outputs)}"
-    return results[-1]["data"]["text/plain"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import of_type, text
+from conftest import of_type, result_text, text
 
 HELLO = """%%cloud_function local {"memory": 256}
 fn hello_world(request: Value, _context: Context) -> Value {
@@ -53,12 +53,6 @@ def test_a_build_that_fails_shows_the_end_of_its_log(kernel):
     assert "broken_build" in reply["evalue"], reply
     errors = "".join(c["text"] for c in of_type(outputs, "stream") if c["name"] == "stderr")
     assert "build.log (last" in errors and "mismatched types" in errors, errors
-
-
-def result_text(outputs):
-    results = of_type(outputs, "execute_result")
-    assert results, f"no result: {text(outputs)}"
-    return results[-1]["data"]["text/plain"]
 
 
 def test_cloud_function_saves_deploys_and_defines_a_stub(hello):

@@ -13,16 +13,10 @@ import tempfile
 
 import pytest
 
-from conftest import REPO, Kernel, new_workspace, of_type, text
+from conftest import Kernel, REPO, new_workspace, of_type, result_text, text
 
 AUTH = "0c4f3e1a-7b2d-4e59-9a61-faa5e7c0ffee:kQ7vX2mN9pL4sR8tW1yZ6bC3dF5gH0jK2lM4nP6qS8uV0wX3zA5cE7"
 TESTS = REPO / "faaset-core" / "tests"
-
-
-def result_text(outputs):
-    results = of_type(outputs, "execute_result")
-    assert results, f"no result: {text(outputs)}"
-    return results[-1]["data"]["text/plain"]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::credentials::{masked_key_id, Resolved};
+use crate::error::chain as error_chain;
 use crate::error::{Error, Result};
 
 /// The signing name of Lambda, for the API and for function URLs alike.
@@ -528,20 +529,6 @@ fn aws_error(answer: &Answer) -> (String, String) {
 fn json(answer: &Answer, call: &str) -> Result<Value> {
     serde_json::from_slice(&answer.body)
         .map_err(|e| Error::Aws(format!("{call} answered something that is not JSON: {e}")))
-}
-
-/// An error with its sources on one line (reqwest's top-level message hides the cause).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The answer to one Invoke.

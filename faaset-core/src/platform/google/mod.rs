@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use super::{Answer, Deployment, Driver, Target};
 use crate::config::{Config, KeySpec, Kind};
+use crate::error::chain as error_chain;
 use crate::error::{Error, Result};
 use crate::progress::Sink;
 use api::Api;
@@ -350,18 +351,6 @@ pub fn pricing(config: &Config) -> super::Pricing {
                  cpu, else the one memory gives) + GiB-seconds + requests"
             .into(),
     }
-}
-
-/// reqwest's error and its causes on one line.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Calls of one service: POST the payload to its URL.

@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Answer, Deployment, Driver, Target};
 use crate::config::{Config, KeySpec, Kind};
+use crate::error::chain as error_chain;
 use crate::error::{Error, Result};
 use crate::progress::Sink;
 use activation::Activation;
@@ -556,18 +557,6 @@ impl Api {
             Err(self.refused("publish", &url, status, &body))
         }
     }
-}
-
-/// reqwest's error and its causes on one line, without the URL (shown by the caller).
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Calls of one action: blocking invokes, polling the record when the call outlives the
