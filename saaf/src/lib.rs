@@ -494,7 +494,9 @@ mod tests {
             "{boot_ms} {init} {start_time}"
         );
         assert!(r["endTime"].as_u64().unwrap() >= start_time + 30);
-        // CPU times are ms: cpu_total/cores is about the machine's uptime.
+        // CPU times are ms: cpu_total/cores is about the machine's uptime. Not exactly: in a VM
+        // the CPU accounting and the boot time (whole seconds) drift apart by a fraction of a
+        // percent over hours of uptime (seen: +0.13% after 2.5 h), so the bound is relative.
         let cpu_total: i64 = proc_stat::CPU_FIELDS[..8]
             .iter()
             .map(|k| r[*k].as_i64().unwrap())
@@ -503,7 +505,7 @@ mod tests {
         let cores = r["cpuCores"].as_i64().unwrap();
         let per_core = cpu_total / cores;
         assert!(
-            per_core <= uptime_ms + 2_000 && per_core >= uptime_ms / 4,
+            per_core <= uptime_ms + uptime_ms / 50 + 2_000 && per_core >= uptime_ms / 4,
             "cpu ms per core {per_core} vs uptime ms {uptime_ms}"
         );
         assert_eq!(r["architecture"], sys::architecture());
