@@ -13,6 +13,7 @@
 #    cargo-lambda and Zig for AWS builds, moto for the offline AWS tests, jsonschema for the
 #    OpenWhisk contract test, google-api-python-client, google-auth and google-cloud-run for the
 #    Google one);
+#  - Debian's mold, the linker evcxr uses for notebook cells when it is installed;
 #  - Debian's Chromium, in which the browser test runs the tutorial (Playwright drives it);
 #  - Debian's docker-registry, skopeo and umoci for the Google tests (a loopback OCI registry);
 #  - Node's npm `openwhisk` client (~/.local/share/faaset/node), the reference the OpenWhisk
@@ -36,6 +37,9 @@ command -v objdump >/dev/null || missing+=(binutils)
 # Node and npm: the OpenWhisk tests compare requests with the official npm `openwhisk` client.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# mold: evcxr links each notebook cell with it when it is installed (several times faster
+# than ld.bfd for a session that links polars; issue #13's timings).
+command -v mold >/dev/null || missing+=(mold)
 # Chromium: the browser test runs the tutorial in JupyterLab in it (headless, via Playwright).
 command -v chromium >/dev/null || missing+=(chromium)
 # The Google tests: a real OCI registry on loopback, and independent tools that read the image

@@ -18,4 +18,5 @@ if [ ! -x "$venv/bin/pytest" ]; then
   echo "test.sh: no pytest in $venv: run ./install.sh first (it installs the Python test tools)" >&2
   exit 1
 fi
-"$venv/bin/pytest" -q tests/kernel
+# A hung test fails with its traceback (pytest-timeout) instead of running into CI's limit.
+"$venv/bin/pytest" -q --timeout 1800 tests/kernel

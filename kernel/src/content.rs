@@ -33,7 +33,7 @@ const IS_RUNTIME_VAR: &str = "EVCXR_IS_RUNTIME";
 
 /// Blocks printed within this of each other form one display (one object's MIME types);
 /// after it, a display is shown without waiting for the next line.
-const SAME_DISPLAY: Duration = Duration::from_millis(20);
+const SAME_DISPLAY: Duration = Duration::from_millis(50);
 
 /// In the session's process: routes fd 1 through the relay. Does nothing in the kernel.
 pub fn relay_session_stdout() {

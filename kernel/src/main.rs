@@ -9,6 +9,7 @@
 //! ```
 
 mod bridge;
+mod build_dir;
 mod complete;
 mod content;
 mod display;
@@ -73,7 +74,7 @@ fn serve(connection_file: &Path) -> Result<()> {
     let info = jupyter::ConnectionInfo::read(connection_file)?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let workspace = Workspace::discover(&cwd)?;
-    let _build_dir_lock = keep_build_dir(&workspace);
+    let _build_dir = build_dir::take();
     add_rust_libraries_to_library_path();
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .context("cannot listen on 127.0.0.1 for the session's calls")?;
@@ -162,24 +163,4 @@ pub(crate) fn add_rust_libraries_to_library_path() {
     if let Ok(joined) = std::env::join_paths(paths) {
         std::env::set_var("LD_LIBRARY_PATH", joined);
     }
-}
-
-/// evcxr's build folder, kept between kernel starts of the same workspace so a restart does
-/// not recompile the session's dependencies: `~/.cache/faaset/evcxr/<workspace hash>`
-/// (`$EVCXR_TMPDIR` if the user set it). Two kernels on one workspace cannot share it: the
-/// second gets a temporary folder (the lock is held while the kernel lives).
-fn keep_build_dir(workspace: &Workspace) -> Option<std::fs::File> {
-    if std::env::var_os("EVCXR_TMPDIR").is_some() {
-        return None;
-    }
-    let root = workspace.root().display().to_string();
-    let hash = &faaset::function::sha256_hex(root.as_bytes())[..16];
-    let dir: PathBuf = faaset::workspace::shared_target_dir()
-        .parent()
-        .map(|cache| cache.join("evcxr").join(hash))?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let lock = std::fs::File::create(dir.with_extension("lock")).ok()?;
-    lock.try_lock().ok()?;
-    std::env::set_var("EVCXR_TMPDIR", &dir);
-    Some(lock)
 }

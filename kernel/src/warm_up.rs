@@ -1,7 +1,8 @@
 //! `faaset-kernel --warm-up`: compiles, once per user, what notebook sessions use — the
 //! crates the bridge and SAAF depend on, and polars for `%faaset load … polars=true` — into
-//! evcxr's compiled-crate cache (`~/.cache/evcxr`, see `stubs::CACHE_MIB`). install.sh runs
-//! it, so the first cell in a folder never used before does not wait for them.
+//! the first build folder of the kernels' pool (`build_dir`) and evcxr's compiled-crate cache
+//! (`~/.cache/evcxr`, see `stubs::CACHE_MIB`). install.sh runs it, so the first cell in a
+//! folder never used before does not wait for them.
 
 use std::sync::Arc;
 
@@ -26,10 +27,9 @@ impl OutputSink for Terminal {
 
 pub fn run() -> Result<()> {
     let crates = Crates::find()?;
-    // A build folder of its own, removed at the end: only evcxr's cache is kept.
-    let scratch = std::env::temp_dir().join(format!("faaset-warm-up-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)?;
-    std::env::set_var("EVCXR_TMPDIR", &scratch);
+    // The first free build folder of the pool, the one the next kernel takes: it keeps what
+    // is compiled and linked here (and evcxr's cache has the crates for the other folders).
+    let _build_dir = crate::build_dir::take();
     crate::add_rust_libraries_to_library_path();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,6 +60,5 @@ pub fn run() -> Result<()> {
         );
         Ok(())
     });
-    let _ = std::fs::remove_dir_all(&scratch);
     result
 }

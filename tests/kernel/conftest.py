@@ -12,6 +12,8 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 
 import pytest
 from jupyter_client.manager import KernelManager
@@ -74,6 +76,21 @@ def stop_group(server):
         server.wait()
 
 
+def interrupt_when(kernel, ready, deadline=300):
+    """Interrupts the kernel once `ready()` holds (polled), not after a fixed time: on a
+    loaded host a cell can take longer to start than any timer allows. Returns the thread."""
+
+    def wait_then_interrupt():
+        end = time.monotonic() + deadline
+        while not ready() and time.monotonic() < end:
+            time.sleep(0.05)
+        kernel.manager.interrupt_kernel()
+
+    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
+    thread.start()
+    return thread
+
+
 def new_workspace() -> pathlib.Path:
     return pathlib.Path(tempfile.mkdtemp(prefix="faaset-kernel-test-"))
 
@@ -81,12 +98,16 @@ def new_workspace() -> pathlib.Path:
 class Kernel:
     """A running kernel and a blocking client, with helpers that collect a cell's outputs."""
 
-    def __init__(self, workspace, jupyter_path, evcxr_dir):
+    def __init__(self, workspace, jupyter_path, evcxr_dir, extra_env=None):
+        """`evcxr_dir` None: the kernel takes its build folder from the pool, as in use."""
         self.workspace = workspace
         env = dict(os.environ)
         env["JUPYTER_PATH"] = str(jupyter_path)
         env["FAASET_WORKSPACE"] = str(workspace)
-        env["EVCXR_TMPDIR"] = str(evcxr_dir)
+        env.pop("EVCXR_TMPDIR", None)
+        if evcxr_dir is not None:
+            env["EVCXR_TMPDIR"] = str(evcxr_dir)
+        env.update(extra_env or {})
         self.env = env
         self.manager = KernelManager(kernel_name="faaset")
         self.manager.kernel_spec_manager.kernel_dirs = [str(jupyter_path / "kernels")]

@@ -63,7 +63,7 @@ def colab_server(jupyter_path, evcxr_dir, tmp_path):
     )
     try:
         # The URL with the token the user would paste into Colab.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while not (found := re.search(rf"http://(?:localhost|127\.0\.0\.1):{port}/\S*token=(\w+)", log.read_text())):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the server did not print its URL: {log.read_text()[-3000:]}")

@@ -3,11 +3,10 @@ and bad magics answered with a clear error while the kernel stays alive."""
 
 import json
 import pathlib
-import threading
 
 import pytest
 
-from conftest import of_type, result_text, text
+from conftest import interrupt_when, of_type, result_text, text
 
 HELLO = """%%cloud_function local {"memory": 256}
 fn hello_world(request: Value, _context: Context) -> Value {
@@ -103,9 +102,12 @@ def test_the_bridge_token_stays_out_of_environments_and_survives_an_interrupt(he
     )
     assert "FAASET_KERNEL_TOKEN_FILE" in text(outputs) and token not in text(outputs)
     # evcxr restarts the session after an interrupt; it finds the token again.
-    interrupter = threading.Timer(3.0, hello.manager.interrupt_kernel)
-    interrupter.start()
-    reply, _ = hello.fails("loop { std::thread::sleep(std::time::Duration::from_millis(50)); }")
+    marker = hello.workspace / "looping"
+    interrupter = interrupt_when(hello, marker.exists)
+    reply, _ = hello.fails(
+        f'std::fs::write({json.dumps(str(marker))}, "").unwrap();\n'
+        "loop { std::thread::sleep(std::time::Duration::from_millis(50)); }"
+    )
     interrupter.join()
     assert reply["ename"] == "Interrupted", reply
     outputs = hello.ok('hello_world(json!({"name": "Zoe"}))["message"].clone()')
@@ -193,8 +195,11 @@ def test_an_interrupted_sweep_puts_the_memory_back_before_the_cell_ends(hello):
     and only then does the cell end (as Interrupted), keeping the rows written so far."""
     before = json.loads((hello.workspace / "functions/hello_world/FAASET.json").read_text())
     memory = before["deployed"]["local"]["config"]["memory"]
-    interrupter = threading.Timer(4.0, hello.manager.interrupt_kernel)
-    interrupter.start()
+    csv = hello.workspace / "functions/hello_world/experiments/stopped/results.csv"
+    # Interrupted once calls were made (rows written), however slowly the sweep started.
+    interrupter = interrupt_when(
+        hello, lambda: csv.exists() and len(csv.read_text().splitlines()) > 2
+    )
     reply, outputs = hello.fails(
         "%faaset sweep hello_world memory=128,256 runs_per_thread=100000 experiment_name=stopped",
         timeout=600,

@@ -96,8 +96,8 @@ impl Moto {
                 panic!("moto_server exited ({status}): {err}");
             }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto did not start in 60 s"
+                started.elapsed() < Duration::from_secs(300),
+                "moto did not start in 300 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -71,8 +71,8 @@ fn a_killed_runner_leaves_every_finished_call_readable() {
         < 50
     {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no rows appeared"
+            started.elapsed() < Duration::from_secs(300),
+            "no rows appeared in 300 s"
         );
         std::thread::sleep(Duration::from_millis(20));
     }

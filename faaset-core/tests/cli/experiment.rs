@@ -389,12 +389,16 @@ fn a_change_during_a_run_is_refused_and_every_row_has_the_recorded_memory() {
         .ok();
     let workspace = Workspace::open(ws.path()).unwrap();
     let rt = runtime();
-    let slow = spec("sleeper", "steady", 2, 8, json!([{"ms": 150}]));
+    // 8 calls of 400 ms per thread: ~3 s left after the first row for the three commands
+    // below, with room for a loaded host.
+    let slow = spec("sleeper", "steady", 2, 8, json!([{"ms": 400}]));
     let csv = ws.file("functions/sleeper/experiments/steady/results.csv");
     let summary = std::thread::scope(|scope| {
         let changes = scope.spawn(|| {
             // Once rows arrive the run holds its lock: no fixed sleep.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
             while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 2 {
+                assert!(std::time::Instant::now() < deadline, "no row in 120 s");
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             let refused = ws

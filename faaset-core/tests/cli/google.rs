@@ -231,8 +231,8 @@ impl ControlPlane {
             let _ = send.send(line);
         });
         let line = receive
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the control plane says where it listens within 60 s");
+            .recv_timeout(Duration::from_secs(300))
+            .expect("the control plane says where it listens within 300 s");
         let port = line
             .trim()
             .strip_prefix("listening ")

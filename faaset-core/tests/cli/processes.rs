@@ -172,7 +172,7 @@ fn calls_beyond_the_concurrency_limit_are_throttled() {
 /// `FAASET_LOCAL_IDLE_EXIT` seconds; the next call starts a new one.
 #[test]
 fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
-    let idle = [("FAASET_LOCAL_IDLE_EXIT", "2")];
+    let idle = [("FAASET_LOCAL_IDLE_EXIT", "4")];
 
     let ws = TempWorkspace::with_functions(&[]);
     ws.add_function("spawner", SPAWNER);
@@ -186,10 +186,10 @@ fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
         .ok()
         .json();
     let engine = ws.engine_pid();
-    // Busy: the environment lives for its idle timeout (1 s), then the engine idles 2 s more.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Busy: the environment lives for its idle timeout (1 s), then the engine idles 4 s more.
+    std::thread::sleep(Duration::from_millis(1000));
     assert!(alive(engine), "the engine stopped while it was in use");
-    let ended = gone_within(engine, Duration::from_secs(10));
+    let ended = gone_within(engine, Duration::from_secs(20));
     if !ended {
         kill(engine);
     }
@@ -209,7 +209,7 @@ fn an_engine_ends_when_its_workspace_goes_or_it_idles() {
     // A deleted workspace: its engine and everything it ran go.
     let engine = ws.engine_pid();
     std::fs::remove_dir_all(ws.path()).unwrap();
-    let ended = gone_within(engine, Duration::from_secs(5));
+    let ended = gone_within(engine, Duration::from_secs(10));
     let child_ended = gone_within(child, Duration::from_secs(2));
     for pid in [engine, child] {
         kill(pid);
