@@ -65,7 +65,10 @@ fn cold_true_makes_every_call_a_cold_start_and_stats_split_cold_and_warm() {
     assert!(out.contains("cold and warm calls apart"), "{out}");
     let line = |start: &str| -> Vec<String> {
         out.lines()
-            .find(|l| l.split_whitespace().next() == Some(start))
+            .find(|l| {
+                let mut words = l.split_whitespace();
+                words.next() == Some(start) && words.next().is_some_and(|w| w.parse::<u32>().is_ok())
+            })
             .unwrap_or_else(|| panic!("no {start} row in {out}"))
             .split_whitespace()
             .map(String::from)
