@@ -414,6 +414,29 @@ mod tests {
     }
 
     #[test]
+    fn an_open_loop_spec_counts_its_schedule_and_spreads_payloads_over_it() {
+        let mut s = spec(1, 1, 3, false);
+        s.rate = Some(50.0);
+        s.duration = Some(2.0);
+        assert!(s.is_open_loop());
+        assert_eq!(s.validate().unwrap(), 100);
+        assert_eq!(s.load_phases(), vec![Phase::steady(50.0, 2.0)]);
+        let plan = PayloadPlan::with_calls(&s, 100);
+        let counts = (0..100).fold([0; 3], |mut c, k| {
+            c[plan.payload_index(0, k)] += 1;
+            c
+        });
+        assert_eq!(counts, [34, 33, 33]);
+        s.arrival = Arrival::Poisson;
+        let n = s.validate().unwrap();
+        assert_eq!(n, s.schedule().len());
+        assert!((60..140).contains(&n), "{n}");
+        // The closed-loop keys are refused, not ignored.
+        s.calls = Some(10);
+        assert!(s.validate().unwrap_err().to_string().contains("leave out threads="));
+    }
+
+    #[test]
     fn bad_parameters_say_what_to_fix() {
         let err = |s: ExperimentSpec| s.validate().unwrap_err().to_string();
         assert!(err(spec(0, 1, 1, false)).contains("threads must be at least 1"));
