@@ -52,8 +52,14 @@ fn main() {
         assert!(status.success(), "faaset {args:?} failed");
     };
     // 3538 MB: two CPUs, no CPU-share stalls on a 2-core machine (as bench/runner.sh).
-    faaset(&["deploy", "noop", "--config", r#"{"memory": 3538, "timeout": 60}"#]);
+    faaset(&[
+        "deploy",
+        "noop",
+        "--config",
+        r#"{"memory": 3538, "timeout": 60}"#,
+    ]);
 
+    let load_before = load_average();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let workspace = Workspace::open(root).unwrap();
     let run = |spec: &ExperimentSpec| {
@@ -92,6 +98,11 @@ fn main() {
         &format!(r#"{{"url": "{url}"}}"#),
     ]);
     faaset(&["deploy", "echo"]);
+    let mut closed_echo = ExperimentSpec::new("echo", "closed");
+    closed_echo.threads = 8;
+    closed_echo.runs_per_thread = 5000;
+    let (echo_baseline, echo_s) = run(&closed_echo);
+    let echo_capacity = echo_baseline.calls as f64 / echo_s;
     let loopback = run(&open("echo", "uniform", RATE, Arrival::Uniform));
     let loopback_max = run(&open("echo", "fast", 4.0 * RATE, Arrival::Uniform));
     faaset(&["local", "stop"]);
@@ -99,26 +110,37 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("# Open-loop runner benchmark\n");
     println!(
-        "- machine: {cpus} CPUs (shared; load average before the run: {}); no-op function at 3538 MB, warm; {SECONDS} s per open-loop run, every row written\n",
+        "- machine: {cpus} CPUs (shared; 1-minute load average before / after the run: {load_before} / {}); no-op function at 3538 MB, warm; {SECONDS} s per open-loop run, every row written\n",
         load_average()
     );
-    println!("| run | calls | sent at (calls/s) | vs schedule | queueTime p50 / p99 / max (ms) | responseTime p50 / p99 (ms) | errors | target |");
-    println!("|---|--:|--:|--:|--:|--:|--:|---|");
-    println!(
-        "| baseline: closed loop, 8 workers, local | {} | {capacity:.0} | | | roundTripTime {} | {} | |",
-        baseline.calls,
-        percentiles(&workspace, &baseline, "roundTripTime"),
-        baseline.errors
-    );
+    println!("| run | calls | sent at (calls/s) | vs schedule | queueTime p50 / p99 / max (ms) | responseTime p50 / p99 (ms) | waited for a slot | errors | target |");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|---|");
+    for (label, summary, rate) in [
+        ("baseline: closed loop, 8 workers, local", &baseline, capacity),
+        ("baseline: closed loop, 8 workers, loopback HTTP (no engine)", &echo_baseline, echo_capacity),
+    ] {
+        println!(
+            "| {label} | {} | {rate:.0} | | | roundTripTime {} | | {} | |",
+            summary.calls,
+            percentiles(&workspace, summary, "roundTripTime"),
+            summary.errors
+        );
+    }
     for (label, (summary, _)) in [
         ("open loop 5,000/s uniform, local", &uniform),
         ("open loop 5,000/s poisson, local", &poisson),
-        ("open loop 5,000/s uniform, loopback HTTP (no engine)", &loopback),
-        ("open loop 20,000/s uniform, loopback HTTP (no engine)", &loopback_max),
+        (
+            "open loop 5,000/s uniform, loopback HTTP (no engine)",
+            &loopback,
+        ),
+        (
+            "open loop 20,000/s uniform, loopback HTTP (no engine)",
+            &loopback_max,
+        ),
     ] {
         let o = summary.open_loop.as_ref().expect("open loop");
         println!(
-            "| {label} | {} | {:.0} | {:+.2}% | {:.2} / {:.2} / {:.1} | {} | {} | within 1%: {} |",
+            "| {label} | {} | {:.0} | {:+.2}% | {:.2} / {:.2} / {:.1} | {} | {} | {} | within 1%: {} |",
             summary.calls,
             o.sent_rate,
             -100.0 * o.shortfall(),
@@ -126,19 +148,20 @@ fn main() {
             o.queue_p99_ms,
             o.queue_max_ms,
             percentiles(&workspace, summary, "responseTime"),
+            o.waited_for_slot,
             summary.errors,
             if o.kept_rate() { "met" } else { "**missed**" },
         );
     }
     println!(
-        "\nbaseline capacity {capacity:.0} calls/s vs the asked {RATE:.0}: an open loop can only hold a rate below what the engine and the client serve together"
+        "\nclosed-loop capacity in the same run: {capacity:.0} calls/s through the engine, {echo_capacity:.0} calls/s against loopback HTTP, against the asked {RATE:.0}: an open loop can hold only a rate below what the client and the target serve together; past it, calls wait for one of the 1,000 slots and `queueTime` grows for the rest of the run"
     );
 }
 
 /// p50 / p99 of `metric` in a run's rows.
 fn percentiles(workspace: &Workspace, summary: &ExperimentSummary, metric: &str) -> String {
-    let results = faaset::results::load(workspace, &summary.function, &summary.experiment)
-        .expect("results");
+    let results =
+        faaset::results::load(workspace, &summary.function, &summary.experiment).expect("results");
     let values = results.metric(metric).expect("metric");
     if values.is_empty() {
         return "-".into();

@@ -278,7 +278,12 @@ pub fn stats(results: &Results, metric: &str, options: &StatsOptions) -> Result<
                 let n = g.summary.as_ref().map_or(0, |s| s.count);
                 let mut row = lead(g);
                 row.push(n.to_string());
-                let floors = [1, 1, precision::calls_for_percentile(95.0), precision::calls_for_percentile(99.0)];
+                let floors = [
+                    1,
+                    1,
+                    precision::calls_for_percentile(95.0),
+                    precision::calls_for_percentile(99.0),
+                ];
                 for (interval, floor) in [i.mean, i.median, i.p95, i.p99].iter().zip(floors) {
                     row.push(
                         precision::calls_for_width(n, interval.width(), width, floor)
@@ -361,7 +366,11 @@ pub fn comparison(c: &Comparison, a: &Results, b: &Results) -> Report {
     ));
     report.line(format!(
         "effect size: Cohen's {} = {:.3} ({})",
-        if c.paired { "d_z (paired)" } else { "d (pooled sd)" },
+        if c.paired {
+            "d_z (paired)"
+        } else {
+            "d (pooled sd)"
+        },
         c.cohens_d.value,
         c.cohens_d.magnitude
     ));

@@ -108,7 +108,7 @@ pub fn intervals(values: &[f64], bootstrap: Bootstrap) -> Result<Intervals, Anal
             s.push(q);
         }
     }
-    let [mean, median, p95, p99] = stats.map(|s| interval(s));
+    let [mean, median, p95, p99] = stats.map(interval);
     Ok(Intervals {
         mean,
         median,
@@ -213,7 +213,12 @@ fn draw(rng: &mut SplitMix64, counts: &mut [u32], n: usize) {
 /// The mean and the percentiles `ranks` (linear interpolation, as numpy) of the resample
 /// that holds `counts[i]` copies of `values[i]`. `order` lists the indices of `values` in
 /// ascending order of value (`None`: `values` is sorted).
-fn resampled(values: &[f64], order: Option<&[usize]>, counts: &[u32], ranks: &[f64]) -> (f64, Vec<f64>) {
+fn resampled(
+    values: &[f64],
+    order: Option<&[usize]>,
+    counts: &[u32],
+    ranks: &[f64],
+) -> (f64, Vec<f64>) {
     let n = values.len();
     // Positions (in the sorted resample) each rank interpolates between.
     let mut wanted: Vec<(usize, usize, f64)> = ranks
@@ -319,11 +324,31 @@ mod tests {
     fn differences_match_scipy_independent_and_paired() {
         let (x, y) = samples();
         let d = differences(&x, &y, false, RESAMPLES).unwrap();
-        near("mean a − b", d.mean, (-0.416477, 2.625859), (0.0161, 0.0114));
-        near("median a − b", d.median, (-1.154870, 2.032274), (0.0131, 0.0147));
+        near(
+            "mean a − b",
+            d.mean,
+            (-0.416477, 2.625859),
+            (0.0161, 0.0114),
+        );
+        near(
+            "median a − b",
+            d.median,
+            (-1.154870, 2.032274),
+            (0.0131, 0.0147),
+        );
         let d = differences(&x[..200], &y, true, RESAMPLES).unwrap();
-        near("paired mean", d.mean, (-0.545639, 2.961260), (0.0141, 0.0184));
-        near("paired median", d.median, (-1.234962, 2.322328), (0.0167, 0.0137));
+        near(
+            "paired mean",
+            d.mean,
+            (-0.545639, 2.961260),
+            (0.0141, 0.0184),
+        );
+        near(
+            "paired median",
+            d.median,
+            (-1.234962, 2.322328),
+            (0.0167, 0.0137),
+        );
     }
 
     #[test]
@@ -335,7 +360,12 @@ mod tests {
         assert_ne!(other, intervals(&x, b).unwrap());
         let i = intervals(&x, b).unwrap();
         let s = super::super::summarize(&x).unwrap();
-        for (ci, point) in [(i.mean, s.mean), (i.median, s.median), (i.p95, s.p95), (i.p99, s.p99)] {
+        for (ci, point) in [
+            (i.mean, s.mean),
+            (i.median, s.median),
+            (i.p95, s.p95),
+            (i.p99, s.p99),
+        ] {
             assert!(ci.low <= point && point <= ci.high, "{ci:?} {point}");
         }
         // One value: every resample is that value.

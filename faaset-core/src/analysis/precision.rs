@@ -79,7 +79,10 @@ mod tests {
         assert_eq!(calls_for_percentile(95.0), 20);
         let w = summary_warnings(30);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("p99 needs ≥ 100") && !w[0].contains("p95"), "{w:?}");
+        assert!(
+            w[0].contains("p99 needs ≥ 100") && !w[0].contains("p95"),
+            "{w:?}"
+        );
         let w = summary_warnings(10);
         assert!(w[0].contains("p95 needs ≥ 20, p99 needs ≥ 100"), "{w:?}");
         assert!(w[1].contains("bootstrap intervals are too narrow"));

@@ -132,7 +132,8 @@ fn describe(rate: f64, to: Option<f64>) -> String {
 
 /// `phases=`: a JSON array of phases, as both front ends take it.
 pub fn parse_phases(value: &serde_json::Value) -> Result<Vec<Phase>> {
-    let example = r#"[{"rate": 100, "duration": 5}, {"rate": 100, "to_rate": 1000, "duration": 5}]"#;
+    let example =
+        r#"[{"rate": 100, "duration": 5}, {"rate": 100, "to_rate": 1000, "duration": 5}]"#;
     let serde_json::Value::Array(items) = value else {
         return Err(Error::Usage(format!(
             "phases must be a JSON array of phases like {example}"
@@ -248,7 +249,11 @@ mod tests {
     fn poisson_gaps_are_exponential_and_seeded() {
         let times = schedule(&[Phase::steady(200.0, 10.0)], Arrival::Poisson, 42);
         // Poisson(2000) counts: within 4 sd (4 × 44.7).
-        assert!((times.len() as f64 - 2000.0).abs() < 180.0, "{}", times.len());
+        assert!(
+            (times.len() as f64 - 2000.0).abs() < 180.0,
+            "{}",
+            times.len()
+        );
         let mut g = gaps(&times);
         let exp = Exp::new(200.0).unwrap();
         // The KS critical value at α = 0.001 is 1.95/√n; a generator that is not exponential
@@ -257,8 +262,14 @@ mod tests {
         assert!(d < 1.95 / (g.len() as f64).sqrt(), "KS distance {d}");
         let wrong = Exp::new(150.0).unwrap();
         assert!(ks(&mut g, |x| wrong.cdf(x)) > 1.95 / (g.len() as f64).sqrt());
-        assert_eq!(times, schedule(&[Phase::steady(200.0, 10.0)], Arrival::Poisson, 42));
-        assert_ne!(times, schedule(&[Phase::steady(200.0, 10.0)], Arrival::Poisson, 7));
+        assert_eq!(
+            times,
+            schedule(&[Phase::steady(200.0, 10.0)], Arrival::Poisson, 42)
+        );
+        assert_ne!(
+            times,
+            schedule(&[Phase::steady(200.0, 10.0)], Arrival::Poisson, 7)
+        );
     }
 
     #[test]
@@ -303,15 +314,35 @@ mod tests {
         assert!(err(Phase::steady(1e9, 1.0)).contains("from 0 to 100000"));
         assert!(err(Phase::steady(1.0, 0.0)).contains("duration must be more than 0"));
         assert!(err(Phase::steady(1.0, f64::INFINITY)).contains("duration"));
-        assert!("gaussian".parse::<Arrival>().unwrap_err().to_string().contains("arrival=poisson"));
+        assert!("gaussian"
+            .parse::<Arrival>()
+            .unwrap_err()
+            .to_string()
+            .contains("arrival=poisson"));
         let phases = |text: &str| parse_phases(&serde_json::from_str(text).unwrap());
         assert_eq!(
-            phases(r#"[{"rate": 5, "duration": 2}, {"rate": 5, "to_rate": 50, "duration": 1}]"#).unwrap(),
-            vec![Phase::steady(5.0, 2.0), Phase { rate: 5.0, duration: 1.0, to_rate: Some(50.0) }]
+            phases(r#"[{"rate": 5, "duration": 2}, {"rate": 5, "to_rate": 50, "duration": 1}]"#)
+                .unwrap(),
+            vec![
+                Phase::steady(5.0, 2.0),
+                Phase {
+                    rate: 5.0,
+                    duration: 1.0,
+                    to_rate: Some(50.0)
+                }
+            ]
         );
-        let e = phases(r#"[{"rate": 5, "duration": 2}, {"rate": 5, "secs": 1}]"#).unwrap_err().to_string();
-        assert!(e.starts_with("phase 2 is not a phase") && e.contains("secs"), "{e}");
-        assert!(phases("[]").unwrap_err().to_string().contains("phases is empty"));
+        let e = phases(r#"[{"rate": 5, "duration": 2}, {"rate": 5, "secs": 1}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("phase 2 is not a phase") && e.contains("secs"),
+            "{e}"
+        );
+        assert!(phases("[]")
+            .unwrap_err()
+            .to_string()
+            .contains("phases is empty"));
         assert!(phases("{}").unwrap_err().to_string().contains("JSON array"));
     }
 }

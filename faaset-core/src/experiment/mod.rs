@@ -35,10 +35,10 @@ use crate::name::FunctionName;
 use crate::platform::Platform;
 use crate::workspace::Workspace;
 
-pub use record::ExperimentRecord;
-pub use results::ResultsCsv;
 pub use arrivals::{Arrival, Phase};
 pub use open_loop::OpenLoopReport;
+pub use record::ExperimentRecord;
+pub use results::ResultsCsv;
 pub use runner::Progress;
 pub use spec::{check_experiment_name, ExperimentSpec, DEFAULT_SEED};
 

@@ -125,9 +125,16 @@ pub(super) async fn run(
     // A call task that panicked sent no row: its call is still a row, saying so.
     let missing: Vec<usize> = (0..total).filter(|&k| !writer.written[k]).collect();
     for k in missing {
-        let why = panic.as_deref().unwrap_or("its task ended without a result");
+        let why = panic
+            .as_deref()
+            .unwrap_or("its task ended without a result");
         let now = now_ms();
-        let outcome = Outcome::Tooling(format!("no result: the call's task failed ({why})"), now, now, 0.0);
+        let outcome = Outcome::Tooling(
+            format!("no result: the call's task failed ({why})"),
+            now,
+            now,
+            0.0,
+        );
         let payload = &spec.payloads[plan.payload_index(0, k)];
         writer.write(outcome.into_row(&context, 0, k, payload, None))?;
     }
@@ -281,8 +288,16 @@ fn report(
         scheduled,
         scheduled_rate: rate(&mut sent.iter().map(|s| s.intended_s)),
         sent_rate: rate(&mut sent.iter().map(|s| s.sent_s)),
-        queue_median_ms: if queue.is_empty() { f64::NAN } else { quantile(50.0) },
-        queue_p99_ms: if queue.is_empty() { f64::NAN } else { quantile(99.0) },
+        queue_median_ms: if queue.is_empty() {
+            f64::NAN
+        } else {
+            quantile(50.0)
+        },
+        queue_p99_ms: if queue.is_empty() {
+            f64::NAN
+        } else {
+            quantile(99.0)
+        },
         queue_max_ms: queue.last().copied().unwrap_or(f64::NAN),
         end_lag_ms: last.map_or(f64::NAN, |s| (s.sent_s - s.intended_s) * 1000.0),
         concurrency,

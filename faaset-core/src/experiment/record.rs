@@ -121,7 +121,8 @@ impl ExperimentRecord {
             run.insert("errors".into(), errors.into());
             if let Some(o) = open_loop {
                 // NaN (one call: no rate) becomes null.
-                let number = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+                let number =
+                    |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
                 run.insert(
                     "openLoop".into(),
                     json!({

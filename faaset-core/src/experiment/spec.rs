@@ -234,7 +234,14 @@ impl ExperimentSpec {
             ));
         }
         check_experiment_name(&self.experiment_name)?;
-        Ok(self.total_calls())
+        match self.total_calls() {
+            0 => Err(usage(format!(
+                "the {} schedule of seed {} has no call (about {expected:.1} expected); raise the rate or the duration, or try another seed",
+                self.arrival.name(),
+                self.seed
+            ))),
+            calls => Ok(calls),
+        }
     }
 
     /// How many calls worker `thread` makes.
@@ -433,7 +440,11 @@ mod tests {
         assert!((60..140).contains(&n), "{n}");
         // The closed-loop keys are refused, not ignored.
         s.calls = Some(10);
-        assert!(s.validate().unwrap_err().to_string().contains("leave out threads="));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("leave out threads="));
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub trait Target: Send + Sync {
     /// experiments). Only called when [`Target::cold_calls`] is `Ok`.
     async fn call_cold(&self, payload: bytes::Bytes) -> Result<Answer> {
         let _ = payload;
-        Err(Error::Internal("this platform cannot force a cold start".into()))
+        Err(Error::Internal(
+            "this platform cannot force a cold start".into(),
+        ))
     }
 }
 

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use super::Results;
-use crate::analysis::{self, AnalysisError, Bootstrap, Differences, Effect, MannWhitney, Summary, TTest};
+use crate::analysis::{
+    self, AnalysisError, Bootstrap, Differences, Effect, MannWhitney, Summary, TTest,
+};
 use crate::error::{Error, Result};
 
 /// A metric compared between two experiments.
@@ -53,9 +55,7 @@ pub fn compare_with(
     paired: bool,
     bootstrap: Bootstrap,
 ) -> Result<Comparison> {
-    bootstrap
-        .check()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    bootstrap.check().map_err(|e| Error::Usage(e.to_string()))?;
     let (values_a, values_b, unmatched) = if paired {
         paired_values(a, b, metric)?
     } else {

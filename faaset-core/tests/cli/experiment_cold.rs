@@ -27,15 +27,24 @@ fn cold_true_makes_every_call_a_cold_start_and_stats_split_cold_and_warm() {
     warm.threads = 2;
     warm.runs_per_thread = 15;
     let summary = rt.block_on(experiment(&workspace, &warm, &|_| {})).unwrap();
-    assert_eq!(summary.cold_starts, Some(2), "two workers, two environments");
+    assert_eq!(
+        summary.cold_starts,
+        Some(2),
+        "two workers, two environments"
+    );
 
     let mut cold = ExperimentSpec::new("hello_world", "starts");
     cold.threads = 2;
     cold.runs_per_thread = 5;
     cold.cold = true;
     let summary = rt.block_on(experiment(&workspace, &cold, &|_| {})).unwrap();
-    assert_eq!((summary.calls, summary.errors, summary.cold_starts), (10, 0, Some(10)));
-    assert!(faaset::report::experiment(&summary).to_text().contains("cold=true"));
+    assert_eq!(
+        (summary.calls, summary.errors, summary.cold_starts),
+        (10, 0, Some(10))
+    );
+    assert!(faaset::report::experiment(&summary)
+        .to_text()
+        .contains("cold=true"));
     let results = faaset::results::load(&workspace, "hello_world", "starts").unwrap();
     let cold_rows: Vec<usize> = (30..40).collect();
     let environments: BTreeSet<&str> = cold_rows
@@ -59,7 +68,13 @@ fn cold_true_makes_every_call_a_cold_start_and_stats_split_cold_and_warm() {
 
     // Both kinds in one experiment: stats shows all, cold and warm apart.
     let out = ws
-        .faaset(&["stats", "hello_world", "starts", "--metric", "roundTripTime"])
+        .faaset(&[
+            "stats",
+            "hello_world",
+            "starts",
+            "--metric",
+            "roundTripTime",
+        ])
         .ok()
         .stdout();
     assert!(out.contains("cold and warm calls apart"), "{out}");
@@ -67,7 +82,8 @@ fn cold_true_makes_every_call_a_cold_start_and_stats_split_cold_and_warm() {
         out.lines()
             .find(|l| {
                 let mut words = l.split_whitespace();
-                words.next() == Some(start) && words.next().is_some_and(|w| w.parse::<u32>().is_ok())
+                words.next() == Some(start)
+                    && words.next().is_some_and(|w| w.parse::<u32>().is_ok())
             })
             .unwrap_or_else(|| panic!("no {start} row in {out}"))
             .split_whitespace()
@@ -84,8 +100,14 @@ fn cold_true_makes_every_call_a_cold_start_and_stats_split_cold_and_warm() {
     let mean = |start: &str| line(start)[6].parse::<f64>().unwrap();
     assert!(mean("cold") > mean("warm"), "{out}");
     // The intervals and the small-sample warning name the cold calls.
-    assert!(out.contains("95% confidence intervals: percentile bootstrap, 2000 resamples, seed 42"), "{out}");
-    assert!(out.contains("warning (cold): 12 calls are too few for the tail"), "{out}");
+    assert!(
+        out.contains("95% confidence intervals: percentile bootstrap, 2000 resamples, seed 42"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning (cold): 12 calls are too few for the tail"),
+        "{out}"
+    );
 }
 
 #[test]

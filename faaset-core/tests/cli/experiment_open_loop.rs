@@ -23,7 +23,13 @@ fn read_rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     reader
         .records()
-        .map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect())
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
         .collect()
 }
 
@@ -74,8 +80,13 @@ fn calls_start_on_schedule_poisson_and_uniform() {
     );
     // Two full CPUs (no CPU-share stalls) and a long timeout: on a busy shared machine the
     // calls may be slow, but none should fail.
-    ws.faaset(&["deploy", "noop", "--config", r#"{"memory": 3538, "timeout": 60}"#])
-        .ok();
+    ws.faaset(&[
+        "deploy",
+        "noop",
+        "--config",
+        r#"{"memory": 3538, "timeout": 60}"#,
+    ])
+    .ok();
     let workspace = Workspace::open(ws.path()).unwrap();
     let rt = runtime();
     // Warm environments first: a run that starts cold at 200 calls/s on a loaded machine
@@ -84,7 +95,8 @@ fn calls_start_on_schedule_poisson_and_uniform() {
     let mut warmup = ExperimentSpec::new("noop", "warmup");
     warmup.threads = 8;
     warmup.runs_per_thread = 20;
-    rt.block_on(experiment(&workspace, &warmup, &|_| {})).unwrap();
+    rt.block_on(experiment(&workspace, &warmup, &|_| {}))
+        .unwrap();
 
     // 200 calls/s for 10 s, poisson: about 2,000 calls whose intended starts are a Poisson
     // process — exponential gaps of mean 5 ms.
@@ -107,7 +119,11 @@ fn calls_start_on_schedule_poisson_and_uniform() {
     // slows the others (a cold-start storm; Lambda throttles bursts for the same reason).
     // Those calls are honest error rows of the engine, with their intended start like every
     // other; anything else (the runner's own failure) fails the test.
-    let overload = ["init did not finish within", "Task timed out", "Rate Exceeded"];
+    let overload = [
+        "init did not finish within",
+        "Task timed out",
+        "Rate Exceeded",
+    ];
     for row in rows.iter().filter(|r| !r["error"].is_empty()) {
         assert!(
             overload.iter().any(|o| row["error"].contains(o)),
@@ -116,14 +132,23 @@ fn calls_start_on_schedule_poisson_and_uniform() {
         );
     }
     if summary.errors > 0 {
-        eprintln!("{} of {} calls failed: the engine was overloaded", summary.errors, summary.calls);
+        eprintln!(
+            "{} of {} calls failed: the engine was overloaded",
+            summary.errors, summary.calls
+        );
     }
-    let intended: Vec<f64> = rows.iter().map(|r| number(r, "intendedStartTime")).collect();
+    let intended: Vec<f64> = rows
+        .iter()
+        .map(|r| number(r, "intendedStartTime"))
+        .collect();
     // In ms, as the rows have them: gaps ~ Exp(rate 0.2 per ms). Critical value at α = 0.001.
     let exp = Exp::new(0.2).unwrap();
     let d = ks(gaps(&intended), |x| exp.cdf(x));
     let critical = 1.95 / (intended.len() as f64).sqrt();
-    assert!(d < critical, "KS distance {d} ≥ {critical}: not exponential gaps");
+    assert!(
+        d < critical,
+        "KS distance {d} ≥ {critical}: not exponential gaps"
+    );
     // The test can fail: equally spaced or wrong-rate gaps are far from it.
     let wrong = Exp::new(0.15).unwrap();
     assert!(ks(gaps(&intended), |x| wrong.cdf(x)) > critical);
@@ -139,12 +164,19 @@ fn calls_start_on_schedule_poisson_and_uniform() {
         assert!((response - (queue + rtt)).abs() < 0.01, "{row:?}");
         // The actual start is the intended one plus the wait (client clocks, ms).
         let start = number(row, "startTime");
-        assert!((start - (number(row, "intendedStartTime") + queue)).abs() < 2.0, "{row:?}");
+        assert!(
+            (start - (number(row, "intendedStartTime") + queue)).abs() < 2.0,
+            "{row:?}"
+        );
     }
     // A machine busy with other work may be late now and then; the bulk is on time.
     let mut queues: Vec<f64> = rows.iter().map(|r| number(r, "queueTime")).collect();
     queues.sort_by(f64::total_cmp);
-    assert!(queues[queues.len() / 2] < 5.0, "median queueTime {}", queues[queues.len() / 2]);
+    assert!(
+        queues[queues.len() / 2] < 5.0,
+        "median queueTime {}",
+        queues[queues.len() / 2]
+    );
     assert!(open.shortfall() < 0.05, "{open:?}");
     assert_eq!(open.waited_for_slot, 0, "1,000 slots for ~1 call in flight");
 
@@ -153,14 +185,15 @@ fn calls_start_on_schedule_poisson_and_uniform() {
     let summary = rt.block_on(experiment(&workspace, &spec, &|_| {})).unwrap();
     assert_eq!(summary.calls, 600);
     let rows = by_schedule(read_rows(&summary.results_csv));
-    let intended: Vec<f64> = rows.iter().map(|r| number(r, "intendedStartTime")).collect();
+    let intended: Vec<f64> = rows
+        .iter()
+        .map(|r| number(r, "intendedStartTime"))
+        .collect();
     for gap in gaps(&intended) {
         assert!((gap - 5.0).abs() < 0.002, "uniform gap {gap} ms");
     }
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&summary.experiment_json).unwrap(),
-    )
-    .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary.experiment_json).unwrap()).unwrap();
     let run = &record["runs"][0];
     assert_eq!(run["parameters"]["arrival"], "uniform");
     assert_eq!(run["parameters"]["phases"][0]["rate"], 200.0);
@@ -216,16 +249,27 @@ fn queueing_shows_from_the_intended_start_not_from_the_send() {
     let mut closed = ExperimentSpec::new("sleeper", "closed");
     closed.runs_per_thread = 100;
     closed.payloads = spec.payloads.clone();
-    let summary = rt.block_on(experiment(&workspace, &closed, &|_| {})).unwrap();
+    let summary = rt
+        .block_on(experiment(&workspace, &closed, &|_| {}))
+        .unwrap();
     assert!(summary.open_loop.is_none());
     let rows: Vec<_> = rows_sorted_by_run(&summary.results_csv);
-    assert!(!rows[0].contains_key("responseTime"), "no intended start in a closed loop");
+    assert!(
+        !rows[0].contains_key("responseTime"),
+        "no intended start in a closed loop"
+    );
     let (first, last) = (&rows[10..40], &rows[70..100]);
     let (closed_first, closed_last) = (mean(first, "roundTripTime"), mean(last, "roundTripTime"));
-    assert!(closed_last < 2.0 * closed_first, "{closed_first} → {closed_last}");
+    assert!(
+        closed_last < 2.0 * closed_first,
+        "{closed_first} → {closed_last}"
+    );
     let starts: Vec<f64> = rows.iter().map(|r| number(r, "startTime")).collect();
     let mean_gap = (starts[99] - starts[0]) / 99.0;
-    assert!(mean_gap >= 19.0, "a closed loop waits for each answer: {mean_gap} ms apart");
+    assert!(
+        mean_gap >= 19.0,
+        "a closed loop waits for each answer: {mean_gap} ms apart"
+    );
 }
 
 fn rows_sorted_by_run(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
@@ -243,18 +287,51 @@ fn bad_open_loop_values_are_refused_before_anything_is_written() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (with(&["--rate", "200"]), "rate= needs duration=<seconds>"),
         (with(&["--duration", "10"]), "duration= needs rate="),
-        (with(&["--rate", "-5", "--duration", "1"]), "a rate must be a number of calls per second from 0 to 100000"),
-        (with(&["--rate", "5", "--duration", "0"]), "duration must be more than 0"),
-        (with(&["--rate", "100000", "--duration", "86400"]), "rate × duration is too large"),
-        (with(&["--rate", "0.01", "--duration", "1"]), "less than one call"),
-        (with(&["--rate", "5", "--duration", "1", "--arrival", "bursty"]), "unknown arrival \"bursty\""),
-        (with(&["--arrival", "poisson"]), "arrival=poisson applies to open-loop experiments"),
-        (with(&["--rate", "5", "--duration", "1", "--threads", "4"]), "leave out threads="),
-        (with(&["--rate", "5", "--duration", "1", "--concurrency", "0"]), "concurrency must be from 1 to 10000"),
-        (with(&["--concurrency", "5"]), "concurrency= applies to open-loop experiments"),
+        (
+            with(&["--rate", "-5", "--duration", "1"]),
+            "a rate must be a number of calls per second from 0 to 100000",
+        ),
+        (
+            with(&["--rate", "5", "--duration", "0"]),
+            "duration must be more than 0",
+        ),
+        (
+            with(&["--rate", "100000", "--duration", "86400"]),
+            "rate × duration is too large",
+        ),
+        (
+            with(&["--rate", "0.01", "--duration", "1"]),
+            "less than one call",
+        ),
+        (
+            with(&["--rate", "5", "--duration", "1", "--arrival", "bursty"]),
+            "unknown arrival \"bursty\"",
+        ),
+        (
+            with(&["--arrival", "poisson"]),
+            "arrival=poisson applies to open-loop experiments",
+        ),
+        (
+            with(&["--rate", "5", "--duration", "1", "--threads", "4"]),
+            "leave out threads=",
+        ),
+        (
+            with(&["--rate", "5", "--duration", "1", "--concurrency", "0"]),
+            "concurrency must be from 1 to 10000",
+        ),
+        (
+            with(&["--concurrency", "5"]),
+            "concurrency= applies to open-loop experiments",
+        ),
         (with(&["--phases", "[]"]), "phases is empty"),
-        (with(&["--phases", r#"[{"rate": 5}]"#]), "phase 1 is not a phase"),
-        (with(&["--phases", r#"[{"rate": 5, "duration": 1}]"#, "--rate", "5"]), "not both"),
+        (
+            with(&["--phases", r#"[{"rate": 5}]"#]),
+            "phase 1 is not a phase",
+        ),
+        (
+            with(&["--phases", r#"[{"rate": 5, "duration": 1}]"#, "--rate", "5"]),
+            "not both",
+        ),
     ];
     let cases: Vec<(&[&str], &str)> = cases.iter().map(|(a, m)| (a.as_slice(), *m)).collect();
     ws.refuses_without_writing(&cases, &before);

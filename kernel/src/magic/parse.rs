@@ -3,10 +3,10 @@
 //! runs, so a bad magic changes nothing.
 
 use anyhow::{bail, Context, Result};
+use faaset::analysis::Bootstrap;
 use faaset::config::Config;
 use faaset::experiment::sweep::SweepSpec;
 use faaset::experiment::ExperimentSpec;
-use faaset::analysis::Bootstrap;
 use faaset::results::{PlotKind, Sample, StatsOptions, DEFAULT_METRIC};
 use faaset::{verbs, FunctionName};
 use serde_json::Value;
@@ -558,15 +558,27 @@ mod tests {
         assert_eq!(spec.load_phases().len(), 2);
         // Checked in the core, before anything runs: one line each.
         assert!(error("%faaset experiment f experiment_name=e rate=200").contains("duration="));
-        assert!(error("%faaset experiment f experiment_name=e rate=-5 duration=1").contains("a rate must be"));
-        assert!(error("%faaset experiment f experiment_name=e rate=5 duration=1 arrival=bursty").contains("unknown arrival"));
-        assert!(error("%faaset experiment f experiment_name=e rate=5 duration=1 threads=4").contains("leave out threads="));
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=-5 duration=1")
+                .contains("a rate must be")
+        );
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=5 duration=1 arrival=bursty")
+                .contains("unknown arrival")
+        );
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=5 duration=1 threads=4")
+                .contains("leave out threads=")
+        );
         let m = magics("%faaset stats f e ci_width=0.5 resamples=500 seed=7");
         let Magic::Stats { options, .. } = &m[0] else {
             panic!()
         };
         assert_eq!(options.ci_width, Some(0.5));
-        assert_eq!((options.bootstrap.resamples, options.bootstrap.seed), (500, 7));
+        assert_eq!(
+            (options.bootstrap.resamples, options.bootstrap.seed),
+            (500, 7)
+        );
     }
 
     #[test]

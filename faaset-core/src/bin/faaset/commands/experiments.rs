@@ -40,9 +40,8 @@ fn experiment_spec(args: ExperimentArgs) -> Result<ExperimentSpec> {
         phases: match args.phases.as_deref() {
             None => Vec::new(),
             Some(text) => {
-                let value = serde_json::from_str::<Value>(&super::json_text(text)?).map_err(|e| {
-                    Error::Usage(format!("--phases is not valid JSON ({e})"))
-                })?;
+                let value = serde_json::from_str::<Value>(&super::json_text(text)?)
+                    .map_err(|e| Error::Usage(format!("--phases is not valid JSON ({e})")))?;
                 experiment::arrivals::parse_phases(&value)?
             }
         },
