@@ -116,8 +116,16 @@ fn main() {
     println!("| run | calls | sent at (calls/s) | vs schedule | queueTime p50 / p99 / max (ms) | responseTime p50 / p99 (ms) | waited for a slot | errors | target |");
     println!("|---|--:|--:|--:|--:|--:|--:|--:|---|");
     for (label, summary, rate) in [
-        ("baseline: closed loop, 8 workers, local", &baseline, capacity),
-        ("baseline: closed loop, 8 workers, loopback HTTP (no engine)", &echo_baseline, echo_capacity),
+        (
+            "baseline: closed loop, 8 workers, local",
+            &baseline,
+            capacity,
+        ),
+        (
+            "baseline: closed loop, 8 workers, loopback HTTP (no engine)",
+            &echo_baseline,
+            echo_capacity,
+        ),
     ] {
         println!(
             "| {label} | {} | {rate:.0} | | | roundTripTime {} | | {} | |",
