@@ -31,6 +31,9 @@ pub struct Call {
     /// Client epoch ms.
     pub start_time: u64,
     pub end_time: u64,
+    /// When the call was sent, the instant `round_trip_ms` is measured from (an open-loop
+    /// run's `queueTime` ends here).
+    pub sent: Instant,
     pub round_trip_ms: f64,
     /// `Some(message)` when the call failed.
     pub error: Option<String>,
@@ -123,6 +126,7 @@ impl Invoker {
             response,
             start_time,
             end_time,
+            sent: started,
             round_trip_ms,
             error,
         })

