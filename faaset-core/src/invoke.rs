@@ -31,6 +31,9 @@ pub struct Call {
     /// Client epoch ms.
     pub start_time: u64,
     pub end_time: u64,
+    /// When the call was sent, the instant `round_trip_ms` is measured from (an open-loop
+    /// run's `queueTime` ends here).
+    pub sent: Instant,
     pub round_trip_ms: f64,
     /// `Some(message)` when the call failed.
     pub error: Option<String>,
@@ -70,10 +73,36 @@ impl Invoker {
     /// Calls the function once. A failed call is a [`Call`] with `error` set; `Err` is kept
     /// for failures of the tooling itself (engine unreachable, script missing).
     pub async fn call(&self, payload: &Value) -> Result<Call> {
+        self.call_in(payload, false).await
+    }
+
+    /// Calls the function once in a new execution environment (a forced cold start); only
+    /// after [`Invoker::check_cold`] said the platform can.
+    pub async fn call_cold(&self, payload: &Value) -> Result<Call> {
+        self.call_in(payload, true).await
+    }
+
+    /// Whether every call can be a cold start here (`cold=true`); the error says why not and
+    /// what to do instead.
+    pub fn check_cold(&self) -> Result<()> {
+        self.target.cold_calls().map_err(|why| {
+            Error::Usage(format!(
+                "cold=true is not available for {} on {}: {why}; the local platform can, and on any platform `stats` reports cold and warm calls apart (coldStart)",
+                self.paths.name,
+                self.platform.name()
+            ))
+        })
+    }
+
+    async fn call_in(&self, payload: &Value, cold: bool) -> Result<Call> {
         let body = bytes::Bytes::from(payload.to_string());
         let start_time = now_ms();
         let started = Instant::now();
-        let answer = self.target.call(body).await?;
+        let answer = if cold {
+            self.target.call_cold(body).await?
+        } else {
+            self.target.call(body).await?
+        };
         let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;
         let end_time = now_ms();
         let raw = answer.body;
@@ -97,6 +126,7 @@ impl Invoker {
             response,
             start_time,
             end_time,
+            sent: started,
             round_trip_ms,
             error,
         })

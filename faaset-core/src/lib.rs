@@ -28,6 +28,7 @@ pub mod name;
 pub mod platform;
 pub mod plot;
 pub mod progress;
+pub mod random;
 pub mod report;
 pub mod results;
 pub mod source;

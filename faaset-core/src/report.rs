@@ -2,10 +2,12 @@
 //! lines and tables, rendered as aligned text by the CLI and as HTML (with the text as the
 //! plain fallback) by the notebook kernel, so both show the same numbers the same way.
 
-use crate::analysis::Summary;
+use crate::analysis::{precision, Interval, Summary};
 use crate::error::Result;
 use crate::experiment::sweep::{MemoryResult, Strategy, SweepReport};
-use crate::results::{self, axis_label, shorten, show_key, Comparison, Results};
+use crate::results::{
+    self, axis_label, shorten, show_key, Comparison, GroupStats, Results, Start, StatsOptions,
+};
 use crate::words::plural;
 
 /// The columns `load` shows, where present, in this order.
@@ -178,9 +180,13 @@ pub fn load(results: &Results, command: &str) -> Result<Report> {
     Ok(report)
 }
 
-/// `stats`: summary statistics of `metric` over successful calls, optionally per group.
-pub fn stats(results: &Results, metric: &str, group_by: Option<&str>) -> Result<Report> {
-    let groups = results.stats(metric, group_by)?;
+/// `stats`: summary statistics of `metric` over successful calls, optionally per group, cold
+/// and warm calls apart where both occur; 95% bootstrap intervals; the calls a chosen
+/// interval width needs; warnings where a sample is too small for its numbers.
+pub fn stats(results: &Results, metric: &str, options: &StatsOptions) -> Result<Report> {
+    let groups = results.statistics(metric, options)?;
+    let group_by = options.group_by.as_deref();
+    let split = groups.iter().any(|g| g.start.is_some());
     let mut report = Report::default();
     report.line(format!(
         "{}: {} of successful calls only ({})",
@@ -188,20 +194,40 @@ pub fn stats(results: &Results, metric: &str, group_by: Option<&str>) -> Result<
         axis_label(metric),
         counts(results)
     ));
-    let mut header: Vec<&str> = Vec::new();
-    if let Some(by) = group_by {
-        header.push(by);
+    if split {
+        report.line(
+            "cold and warm calls apart (cold: coldStart true, or SAAF's newcontainer 1): their times are different distributions",
+        );
     }
+    // The leading cells of an entry's rows: its group, and which of its calls.
+    let lead = |g: &GroupStats| -> Vec<String> {
+        let mut row = Vec::new();
+        if let Some(key) = &g.group {
+            row.push(show_key(key).to_string());
+        }
+        if split {
+            row.push(g.start.map_or("all", Start::name).to_string());
+        }
+        row
+    };
+    let mut lead_header: Vec<&str> = Vec::new();
+    if let Some(by) = group_by {
+        lead_header.push(by);
+    }
+    if split {
+        lead_header.push("calls");
+    }
+    let left = lead_header.len();
+    let right = |columns: usize| (0..columns).map(|i| i >= left).collect::<Vec<bool>>();
+
+    let mut header = lead_header.clone();
     header.extend([
         "count", "errors", "cold", "min", "max", "mean", "median", "sd", "cv", "p90", "p95", "p99",
     ]);
     let rows: Vec<Vec<String>> = groups
         .iter()
         .map(|g| {
-            let mut row = Vec::new();
-            if let Some(key) = &g.group {
-                row.push(show_key(key).to_string());
-            }
+            let mut row = lead(g);
             let count = g.summary.as_ref().map_or(0, |s| s.count);
             row.extend([
                 count.to_string(),
@@ -212,11 +238,80 @@ pub fn stats(results: &Results, metric: &str, group_by: Option<&str>) -> Result<
             row
         })
         .collect();
-    let right = (0..header.len())
-        .map(|i| i > 0 || group_by.is_none())
+    report.table(Table::new(&header, rows, right(header.len())));
+
+    let with_intervals: Vec<&GroupStats> =
+        groups.iter().filter(|g| g.intervals.is_some()).collect();
+    if with_intervals.is_empty() {
+        return Ok(report);
+    }
+    report.line(format!(
+        "95% confidence intervals: percentile bootstrap, {} resamples, seed {} (the same seed gives the same intervals)",
+        options.bootstrap.resamples, options.bootstrap.seed
+    ));
+    let mut header = lead_header.clone();
+    header.extend(["n", "mean", "median", "p95", "p99"]);
+    let rows = with_intervals
+        .iter()
+        .map(|g| {
+            let i = g.intervals.as_ref().expect("filtered");
+            let mut row = lead(g);
+            row.push(g.summary.as_ref().map_or(0, |s| s.count).to_string());
+            row.extend([i.mean, i.median, i.p95, i.p99].map(interval));
+            row
+        })
         .collect();
-    report.table(Table::new(&header, rows, right));
+    report.table(Table::new(&header, rows, right(header.len())));
+
+    if let Some(width) = options.ci_width {
+        report.line(format!(
+            "calls needed for 95% intervals {} {} wide (widths shrink as 1/√calls; p95/p99 need 20/100 calls at least):",
+            num(width),
+            if crate::results::is_milliseconds(metric) { "ms" } else { "units" }
+        ));
+        let mut header = lead_header.clone();
+        header.extend(["n", "mean", "median", "p95", "p99"]);
+        let rows = with_intervals
+            .iter()
+            .map(|g| {
+                let i = g.intervals.as_ref().expect("filtered");
+                let n = g.summary.as_ref().map_or(0, |s| s.count);
+                let mut row = lead(g);
+                row.push(n.to_string());
+                let floors = [
+                    1,
+                    1,
+                    precision::calls_for_percentile(95.0),
+                    precision::calls_for_percentile(99.0),
+                ];
+                for (interval, floor) in [i.mean, i.median, i.p95, i.p99].iter().zip(floors) {
+                    row.push(
+                        precision::calls_for_width(n, interval.width(), width, floor)
+                            .map_or("-".to_string(), |c| c.to_string()),
+                    );
+                }
+                row
+            })
+            .collect();
+        report.table(Table::new(&header, rows, right(header.len())));
+    }
+    for g in &with_intervals {
+        let n = g.summary.as_ref().map_or(0, |s| s.count);
+        let who = lead(g).join(" ");
+        for warning in precision::summary_warnings(n) {
+            report.line(if who.is_empty() {
+                format!("warning: {warning}")
+            } else {
+                format!("warning ({who}): {warning}")
+            });
+        }
+    }
     Ok(report)
+}
+
+/// "12.31 – 14.02".
+fn interval(i: Interval) -> String {
+    format!("{} – {}", num(i.low), num(i.high))
 }
 
 /// `ttest`: both samples, Welch's (or the paired) t-test, Mann–Whitney U, and the verdict.
@@ -270,10 +365,34 @@ pub fn comparison(c: &Comparison, a: &Results, b: &Results) -> Report {
         p_value(t.p_value)
     ));
     report.line(format!(
-        "Mann–Whitney U = {:.1}, p = {}",
-        c.mann_whitney.u,
-        p_value(c.mann_whitney.p_value)
+        "effect size: Cohen's {} = {:.3} ({})",
+        if c.paired {
+            "d_z (paired)"
+        } else {
+            "d (pooled sd)"
+        },
+        c.cohens_d.value,
+        c.cohens_d.magnitude
     ));
+    report.line(format!(
+        "Mann–Whitney U = {:.1}, p = {}; effect size: Cliff's delta = {:.3} ({})",
+        c.mann_whitney.u,
+        p_value(c.mann_whitney.p_value),
+        c.cliffs_delta.value,
+        c.cliffs_delta.magnitude
+    ));
+    let d = &c.differences;
+    report.line(format!(
+        "bootstrap 95% CI (percentile, {} resamples, seed {}{}): mean difference a − b {}, median difference {}",
+        d.bootstrap.resamples,
+        d.bootstrap.seed,
+        if d.paired { ", pairs resampled" } else { ", each side resampled" },
+        interval(d.mean),
+        interval(d.median)
+    ));
+    for warning in &c.warnings {
+        report.line(format!("warning: {warning}"));
+    }
     report.line(if t.p_value < 0.05 {
         let direction = if t.mean_difference > 0.0 {
             "higher"
@@ -463,8 +582,51 @@ pub fn experiment(summary: &crate::experiment::ExperimentSummary) -> Report {
         plural(summary.errors),
         summary.calls as f64 / seconds.max(1e-9),
     ));
+    if summary.cold {
+        report.line("cold=true: every call asked for a fresh execution environment");
+    }
+    if let Some(open) = &summary.open_loop {
+        for line in open_loop(open) {
+            report.line(line);
+        }
+    }
     report.line(format!("results: {}", summary.results_csv.display()));
     report
+}
+
+/// An open-loop run's schedule against what was sent: the asked and kept rate, the waits.
+fn open_loop(o: &crate::experiment::OpenLoopReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "open loop, {} arrivals: asked {} calls/s for {} s, {} calls scheduled ({} calls/s), sent at {} calls/s; queueTime median {} ms, p99 {} ms, max {} ms",
+        o.arrival.name(),
+        num(o.asked_rate),
+        num(o.duration_s),
+        o.scheduled,
+        num(o.scheduled_rate),
+        num(o.sent_rate),
+        num(o.queue_median_ms),
+        num(o.queue_p99_ms),
+        num(o.queue_max_ms),
+    )];
+    if !o.kept_rate() || o.waited_for_slot > 0 {
+        let cause = if o.waited_for_slot > 0 {
+            format!(
+                "{} call{} found all {} slots busy (concurrency=) and waited: the function answers slower than calls arrive",
+                o.waited_for_slot,
+                plural(o.waited_for_slot),
+                o.concurrency
+            )
+        } else {
+            "no call waited for a slot, so the client (this machine's CPU) could not issue calls faster".to_string()
+        };
+        lines.push(format!(
+            "{}: sent {:.1}% below the scheduled rate, the last call {} ms late; {cause} (queueTime and responseTime in the rows show it per call)",
+            if o.kept_rate() { "the rate was kept (within 1%), but calls queued" } else { "could not keep the rate" },
+            o.shortfall() * 100.0,
+            num(o.end_lag_ms),
+        ));
+    }
+    lines
 }
 
 /// "30 rows, 2 errors, 30 cold starts".

@@ -56,6 +56,11 @@ const PAYLOAD: Param = both(
     "One JSON object used for every call (instead of payloads)",
 );
 const METRIC: Param = both("metric", "Column to use");
+const RESAMPLES: Param = both(
+    "resamples",
+    "Bootstrap resamples of the confidence intervals (percentile bootstrap)",
+);
+const BOOTSTRAP_SEED: Param = both("seed", "Seed of the bootstrap resampling");
 const GROUP_BY: Param = both("group_by", "Per value of this column (e.g. memorySize)");
 
 /// The parameters (beyond the positional names) of every verb, by verb.
@@ -87,7 +92,28 @@ pub const VERBS: &[(&str, &[Param])] = &[
             ),
             both("shuffle_payloads", "Shuffle the payload order (seeded)"),
             both("tags", "JSON object of tags recorded on every row"),
-            both("seed", "Seed of the payload shuffle"),
+            both("seed", "Seed of the payload shuffle and of poisson arrivals"),
+            both(
+                "rate",
+                "Open loop: calls per second, each started on schedule whatever the answers do (with duration)",
+            ),
+            both("duration", "Open loop: seconds at rate"),
+            both(
+                "arrival",
+                "Open loop: uniform (equally spaced) or poisson (exponential gaps, seeded)",
+            ),
+            both(
+                "phases",
+                "Open loop: JSON array of phases instead of rate and duration, e.g. [{\"rate\": 100, \"duration\": 5}, {\"rate\": 100, \"to_rate\": 1000, \"duration\": 5}]",
+            ),
+            both(
+                "concurrency",
+                "Open loop: most calls in flight; a call finding none free waits (its queueTime)",
+            ),
+            both(
+                "cold",
+                "Every call a cold start: a fresh execution environment per call (local platform)",
+            ),
             PLATFORM,
         ],
     ),
@@ -126,7 +152,19 @@ pub const VERBS: &[(&str, &[Param])] = &[
             ),
         ],
     ),
-    ("stats", &[METRIC, GROUP_BY]),
+    (
+        "stats",
+        &[
+            METRIC,
+            GROUP_BY,
+            both(
+                "ci_width",
+                "Width of the 95% CIs wanted, in the metric's unit: says how many calls each needs",
+            ),
+            RESAMPLES,
+            BOOTSTRAP_SEED,
+        ],
+    ),
     (
         "ttest",
         &[
@@ -135,6 +173,8 @@ pub const VERBS: &[(&str, &[Param])] = &[
                 "paired",
                 "Paired t-test (rows matched in order) instead of Welch's",
             ),
+            RESAMPLES,
+            BOOTSTRAP_SEED,
         ],
     ),
     (

@@ -1,13 +1,20 @@
-//! Statistics over experiment results: summaries ([`stats`]) and two-sample tests ([`ttest`]).
+//! Statistics over experiment results: summaries ([`stats`]), two-sample tests ([`ttest`]),
+//! bootstrap confidence intervals ([`bootstrap`]), effect sizes ([`effect`]) and what a
+//! sample's size allows ([`precision`]: warnings, calls needed for an interval's width).
 //!
 //! Everything here is a pure function over `&[f64]` (or `(key, value)` pairs): no I/O, no
 //! printing, no knowledge of CSV files, metrics or experiments. Loading a metric column from
 //! results and rendering the numbers belong to the caller. Failures are [`AnalysisError`]s whose
 //! messages are one lowercase line that says what to fix.
 
+pub mod bootstrap;
+pub mod effect;
+pub mod precision;
 pub mod stats;
 pub mod ttest;
 
+pub use bootstrap::{Bootstrap, Differences, Interval, Intervals};
+pub use effect::{cliffs_delta, cohens_d, cohens_dz, Effect};
 pub use stats::{percentile, summarize, summarize_groups, trimmed, Summary};
 pub use ttest::{mann_whitney_u, paired_t_test, welch_t_test, MannWhitney, TTest};
 
@@ -59,6 +66,10 @@ pub enum AnalysisError {
         "trim fraction {0} is out of range; use a value from 0 up to (not including) 0.5, e.g. 0.2"
     )]
     InvalidFraction(f64),
+
+    /// A bootstrap was asked for too few or too many resamples.
+    #[error("resamples={0} is out of range; use 100 to 1000000 (default 2000)")]
+    InvalidResamples(usize),
 
     /// `percentile` was given a rank outside `[0, 100]`.
     #[error("percentile {0} is out of range; use a value from 0 to 100")]

@@ -127,14 +127,14 @@ pub fn trimmed(values: &[f64], fraction: f64) -> Result<Vec<f64>, AnalysisError>
     Ok(sorted[cut..sorted.len() - cut].to_vec())
 }
 
-fn sorted_copy(values: &[f64]) -> Vec<f64> {
+pub(crate) fn sorted_copy(values: &[f64]) -> Vec<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted
 }
 
 /// Linear interpolation at virtual index `(n − 1) × p / 100` of a sorted, non-empty slice.
-fn percentile_of_sorted(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile_of_sorted(sorted: &[f64], p: f64) -> f64 {
     let position = (sorted.len() - 1) as f64 * (p / 100.0);
     let lower = position.floor() as usize;
     let upper = (lower + 1).min(sorted.len() - 1);

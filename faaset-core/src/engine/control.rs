@@ -226,12 +226,16 @@ enum Outcome {
 async fn invoke(
     State(engine): State<Arc<Engine>>,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
     payload: Bytes,
 ) -> Response {
+    let fresh = headers
+        .get(wire::FRESH_ENVIRONMENT)
+        .is_some_and(|v| v.as_bytes() == b"1");
     // The call runs in its own task: when the client goes away (Ctrl-C, a timeout of its
     // own) the function still finishes or times out and its environment is released, as on
     // Lambda, instead of staying busy forever.
-    match tokio::spawn(run_invocation(engine, name, payload)).await {
+    match tokio::spawn(run_invocation(engine, name, payload, fresh)).await {
         Ok(response) => response,
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -241,8 +245,13 @@ async fn invoke(
     }
 }
 
-async fn run_invocation(engine: Arc<Engine>, name: String, payload: Bytes) -> Response {
-    let lease = match engine.pool.acquire(&name).await {
+async fn run_invocation(
+    engine: Arc<Engine>,
+    name: String,
+    payload: Bytes,
+    fresh: bool,
+) -> Response {
+    let lease = match engine.pool.acquire(&name, fresh).await {
         Ok(lease) => lease,
         Err(AcquireError::NotFound) => return not_found(&name),
         Err(AcquireError::Throttled(limit)) => {
@@ -344,7 +353,9 @@ async fn run_invocation(engine: Arc<Engine>, name: String, payload: Bytes) -> Re
         limits_enforced: env.limits_enforced(),
     };
     write_report_line(&lease.log, &request_id, &report);
-    if discard {
+    // A fresh environment served its one call: ended, so the next fresh call cannot find it
+    // and a cold-start study leaves no pile of idle processes.
+    if discard || fresh {
         engine.pool.discard(&env);
     } else {
         engine.pool.release(env);

@@ -142,12 +142,14 @@ impl Pool {
         names
     }
 
-    /// An idle environment of the function's current generation, or a new one.
-    pub async fn acquire(&self, name: &str) -> Result<Lease, AcquireError> {
+    /// An idle environment of the function's current generation, or a new one; with
+    /// `fresh`, always a new one (a forced cold start: the caller discards it after the call,
+    /// and the idle ones stay for other calls).
+    pub async fn acquire(&self, name: &str, fresh: bool) -> Result<Lease, AcquireError> {
         let (spec, code, log, generation) = {
             let mut functions = super::lock(&self.functions);
             let entry = functions.get_mut(name).ok_or(AcquireError::NotFound)?;
-            while let Some(environment) = entry.idle.pop() {
+            while let Some(environment) = (!fresh).then(|| entry.idle.pop()).flatten() {
                 if environment.exit_reason().is_none() {
                     environment.busy.store(true, Ordering::Relaxed);
                     return Ok(Lease {

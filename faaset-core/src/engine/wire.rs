@@ -15,6 +15,11 @@ pub const REPORT: &str = "x-faaset-report";
 /// Lambda's limit of a synchronous invocation's payload and of its response (6 MB).
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
+/// Set (to `1`) on an invoke request that must run in a new execution environment, used for
+/// this call only: a forced cold start (`cold=true` experiments). Lambda has no such switch;
+/// on the local platform it replaces "wait for the idle environments to be reaped".
+pub const FRESH_ENVIRONMENT: &str = "x-faaset-fresh-environment";
+
 /// Lambda's request id header.
 pub const REQUEST_ID: &str = "x-amzn-requestid";
 

@@ -3,7 +3,8 @@
 //! each run in `experiment.json` beside it (DESIGN §1.3, §1.5).
 //!
 //! - [`spec`]: the parameters, their checks, the (seeded) spreading of payloads over calls;
-//! - [`runner`]: the concurrent calls and the single writer of rows;
+//! - [`runner`]: the concurrent calls (closed loop) and the single writer of rows;
+//! - [`arrivals`], [`open_loop`]: the schedule of an open-loop run and the calls issued on it;
 //! - [`results`]: `results.csv` and its growing-header scheme;
 //! - [`record`]: the run records of `experiment.json`.
 //!
@@ -11,6 +12,8 @@
 //! with the same name appends. The function must be deployed: this module calls what is
 //! deployed and never builds (the CLI and the kernel deploy a changed function first).
 
+pub mod arrivals;
+pub mod open_loop;
 pub mod record;
 pub mod results;
 pub mod runner;
@@ -32,6 +35,8 @@ use crate::name::FunctionName;
 use crate::platform::Platform;
 use crate::workspace::Workspace;
 
+pub use arrivals::{Arrival, Phase};
+pub use open_loop::OpenLoopReport;
 pub use record::ExperimentRecord;
 pub use results::ResultsCsv;
 pub use runner::Progress;
@@ -61,6 +66,10 @@ pub struct ExperimentSummary {
     /// (another process, a sweep, a cell): its rows then mix two settings. Also recorded in
     /// `experiment.json` (`changedDuringRun`).
     pub changed_during_run: Option<String>,
+    /// Whether every call was asked to be a cold start (`cold=true`).
+    pub cold: bool,
+    /// An open-loop run: how well it kept its schedule.
+    pub open_loop: Option<OpenLoopReport>,
 }
 
 /// Runs an experiment: `threads` concurrent workers × `runs_per_thread` calls each, rows
@@ -90,6 +99,9 @@ pub async fn experiment(
     let platform = platform.name();
     let deployed = state.deployed_on(platform)?;
     let invoker = Arc::new(Invoker::new(workspace, name.as_str(), Some(platform)).await?);
+    if spec.cold {
+        invoker.check_cold()?;
+    }
 
     // Checked: from here on, files are written.
     let dir = paths.experiments_dir().join(&spec.experiment_name);
@@ -107,9 +119,10 @@ pub async fn experiment(
         experiment: spec.experiment_name.clone(),
         tags: Value::Object(spec.tags.clone()).to_string(),
     };
-    let tally = runner::run(invoker, spec, context, &mut csv, progress).await?;
+    let outcome = runner::run(invoker, spec, context, &mut csv, progress).await?;
+    let tally = outcome.tally;
     let end = now_ms();
-    record.finish(end, tally.calls, tally.errors)?;
+    record.finish(end, tally.calls, tally.errors, outcome.open_loop.as_ref())?;
     // The run lock stops this project's deploys; a change made around it (another
     // checkout of the workspace, the cloud's console) is still detected and said.
     let now_deployed = FunctionState::load(&paths)
@@ -140,6 +153,8 @@ pub async fn experiment(
         experiment_json: record.path().to_path_buf(),
         run_index: record.run_index(),
         changed_during_run,
+        cold: spec.cold,
+        open_loop: outcome.open_loop,
     })
 }
 

@@ -68,7 +68,7 @@ impl ExperimentRecord {
         deployed: &Deployed,
         start: u64,
     ) -> Result<()> {
-        let run = json!({
+        let mut run = json!({
             "platform": platform,
             "parameters": {
                 "threads": spec.threads,
@@ -78,6 +78,7 @@ impl ExperimentRecord {
                 "shuffle_payloads": spec.shuffle_payloads,
                 "tags": spec.tags,
                 "seed": spec.seed,
+                "cold": spec.cold,
             },
             "config": redacted(&deployed.config),
             "sourceHash": deployed.hashes.source,
@@ -89,6 +90,12 @@ impl ExperimentRecord {
             "calls": 0,
             "errors": 0,
         });
+        if spec.is_open_loop() {
+            let parameters = run["parameters"].as_object_mut().expect("an object");
+            parameters.insert("phases".into(), json!(spec.load_phases()));
+            parameters.insert("arrival".into(), json!(spec.arrival.name()));
+            parameters.insert("concurrency".into(), json!(spec.concurrency));
+        }
         let runs = self
             .doc
             .entry("runs")
@@ -100,12 +107,37 @@ impl ExperimentRecord {
         self.save()
     }
 
-    /// Records the end of the current run.
-    pub fn finish(&mut self, end: u64, calls: usize, errors: usize) -> Result<()> {
+    /// Records the end of the current run (an open-loop run's schedule keeping too).
+    pub fn finish(
+        &mut self,
+        end: u64,
+        calls: usize,
+        errors: usize,
+        open_loop: Option<&super::OpenLoopReport>,
+    ) -> Result<()> {
         if let Some(run) = self.doc["runs"][self.run].as_object_mut() {
             run.insert("end".into(), end.into());
             run.insert("calls".into(), calls.into());
             run.insert("errors".into(), errors.into());
+            if let Some(o) = open_loop {
+                // NaN (one call: no rate) becomes null.
+                let number =
+                    |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+                run.insert(
+                    "openLoop".into(),
+                    json!({
+                        "scheduled": o.scheduled,
+                        "askedRate": number(o.asked_rate),
+                        "scheduledRate": number(o.scheduled_rate),
+                        "sentRate": number(o.sent_rate),
+                        "queueTimeMedian": number(o.queue_median_ms),
+                        "queueTimeP99": number(o.queue_p99_ms),
+                        "queueTimeMax": number(o.queue_max_ms),
+                        "waitedForSlot": o.waited_for_slot,
+                        "keptRate": o.kept_rate(),
+                    }),
+                );
+            }
         }
         self.save()
     }

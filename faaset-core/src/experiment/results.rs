@@ -47,6 +47,11 @@ pub const CLIENT_COLUMNS: [&str; 11] = [
     "latency",
     "error",
 ];
+/// The client columns of an open-loop call, after `latency`: when the schedule meant it to
+/// start (client epoch ms, µs resolution), how long it waited for that (ms: a late timer, or
+/// every `concurrency` slot busy), and the time from the intended start to the answer (ms,
+/// `queueTime` + `roundTripTime`: what a user arriving on schedule would see).
+pub const OPEN_LOOP_COLUMNS: [&str; 3] = ["intendedStartTime", "queueTime", "responseTime"];
 /// The column of the experiment's tags (JSON text).
 pub const TAGS_COLUMN: &str = "tags";
 /// The column collecting fields beyond [`MAX_COLUMNS`] (JSON text).
@@ -57,7 +62,10 @@ pub const MAX_COLUMNS: usize = 512;
 /// True for column names the client owns; a response field of that name is saved as
 /// `response.<name>` (SAAF's own `platform`, `startTime`, `endTime` are kept that way).
 pub fn is_reserved(column: &str) -> bool {
-    CLIENT_COLUMNS.contains(&column) || column == TAGS_COLUMN || column == EXTRA_COLUMN
+    CLIENT_COLUMNS.contains(&column)
+        || OPEN_LOOP_COLUMNS.contains(&column)
+        || column == TAGS_COLUMN
+        || column == EXTRA_COLUMN
 }
 
 /// An open `results.csv`.

@@ -6,6 +6,9 @@
 //! Every call is a row: a failed call has `error` set, and so has a call whose tooling
 //! failed (engine unreachable). Should a worker task itself panic, its remaining calls are
 //! still recorded, as rows saying they were not made.
+//!
+//! This file runs closed-loop experiments; [`super::open_loop`] issues calls on a schedule
+//! instead, through the same rows and the same writer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +21,7 @@ use crate::error::Result;
 use crate::function::now_ms;
 use crate::invoke::{Call, Invoker};
 
+use super::open_loop::{self, OpenLoopReport};
 use super::results::{cell, is_reserved, ResultsCsv, TAGS_COLUMN};
 use super::spec::{ExperimentSpec, PayloadPlan};
 
@@ -43,6 +47,13 @@ pub struct Tally {
     pub cold_starts: Option<usize>,
 }
 
+/// What a run came to: the tally, and for an open-loop run how well it kept its schedule.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub tally: Tally,
+    pub open_loop: Option<OpenLoopReport>,
+}
+
 /// The same for every row of a run.
 pub struct RowContext {
     pub function: String,
@@ -55,14 +66,48 @@ pub struct RowContext {
 /// One call, ready to write: (column, value) in column order.
 pub struct Row {
     pub thread: usize,
+    /// The call's `runID` (open loop: its index in the schedule).
+    pub run: usize,
+    /// Open loop: when it was sent, against the schedule.
+    pub sent: Option<Sent>,
     pub failed: bool,
     /// Whether the call was a cold start, when the row says ([`crate::results::cold_start`]).
     pub cold: Option<bool>,
     pub cells: Vec<(String, Value)>,
 }
 
+/// An open-loop call's timing against its schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// Intended start, client epoch ms.
+    pub intended_epoch_ms: f64,
+    /// Seconds from the run's start to the intended start and to the actual send.
+    pub intended_s: f64,
+    pub sent_s: f64,
+    /// ms the call waited past its intended start.
+    pub queue_ms: f64,
+}
+
 /// Runs all calls of a validated `spec`, writing each row to `csv` as it arrives.
 pub async fn run(
+    invoker: Arc<Invoker>,
+    spec: &ExperimentSpec,
+    context: RowContext,
+    csv: &mut ResultsCsv,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunOutcome> {
+    if spec.is_open_loop() {
+        return open_loop::run(invoker, spec, context, csv, progress).await;
+    }
+    let tally = closed_loop(invoker, spec, context, csv, progress).await?;
+    Ok(RunOutcome {
+        tally,
+        open_loop: None,
+    })
+}
+
+/// `threads` workers, each making its calls one after another.
+async fn closed_loop(
     invoker: Arc<Invoker>,
     spec: &ExperimentSpec,
     context: RowContext,
@@ -83,6 +128,7 @@ pub async fn run(
         let worker = Worker {
             thread,
             runs: spec.runs_of(thread),
+            cold: spec.cold,
             invoker: invoker.clone(),
             plan: plan.clone(),
             payloads: payloads.clone(),
@@ -93,20 +139,7 @@ pub async fn run(
     }
     drop(sender);
 
-    let mut writer = Writer {
-        csv,
-        progress,
-        started,
-        total,
-        tally: Tally::default(),
-        rows_of: vec![0; spec.threads],
-    };
-    progress(Progress {
-        done: 0,
-        total,
-        errors: 0,
-        elapsed: Duration::ZERO,
-    });
+    let mut writer = Writer::new(csv, progress, started, total, spec.threads);
     while let Some(row) = receiver.recv().await {
         writer.write(row)?;
     }
@@ -124,7 +157,7 @@ pub async fn run(
                 let error = format!("not called: the experiment's worker failed ({panic})");
                 let now = now_ms();
                 let outcome = Outcome::Tooling(error, now, now, 0.0);
-                writer.write(outcome.into_row(&context, thread, run, payload))?;
+                writer.write(outcome.into_row(&context, thread, run, payload, None))?;
             }
         }
     }
@@ -132,20 +165,57 @@ pub async fn run(
 }
 
 /// The single writer: appends rows, counts them, reports progress.
-struct Writer<'a> {
+pub(super) struct Writer<'a> {
     csv: &'a mut ResultsCsv,
     progress: &'a (dyn Fn(Progress) + Sync),
     started: Instant,
     total: usize,
-    tally: Tally,
-    /// Rows written per worker.
-    rows_of: Vec<usize>,
+    pub tally: Tally,
+    /// Rows written per worker (closed loop).
+    pub rows_of: Vec<usize>,
+    /// Open loop: whether call k has its row, and the timing of each sent call.
+    pub written: Vec<bool>,
+    pub sent: Vec<Sent>,
 }
 
-impl Writer<'_> {
-    fn write(&mut self, row: Row) -> Result<()> {
+impl<'a> Writer<'a> {
+    /// A writer for `total` calls of `threads` workers; reports the start (0 done).
+    pub fn new(
+        csv: &'a mut ResultsCsv,
+        progress: &'a (dyn Fn(Progress) + Sync),
+        started: Instant,
+        total: usize,
+        threads: usize,
+    ) -> Self {
+        progress(Progress {
+            done: 0,
+            total,
+            errors: 0,
+            elapsed: Duration::ZERO,
+        });
+        Writer {
+            csv,
+            progress,
+            started,
+            total,
+            tally: Tally::default(),
+            rows_of: vec![0; threads],
+            written: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    pub fn write(&mut self, row: Row) -> Result<()> {
         self.csv.append(&row.cells)?;
-        self.rows_of[row.thread] += 1;
+        if let Some(n) = self.rows_of.get_mut(row.thread) {
+            *n += 1;
+        }
+        if let Some(seen) = self.written.get_mut(row.run) {
+            *seen = true;
+        }
+        if let Some(sent) = row.sent {
+            self.sent.push(sent);
+        }
         self.tally.calls += 1;
         self.tally.errors += row.failed as usize;
         if let Some(cold) = row.cold {
@@ -165,6 +235,8 @@ impl Writer<'_> {
 struct Worker {
     thread: usize,
     runs: usize,
+    /// Every call in a fresh environment.
+    cold: bool,
     invoker: Arc<Invoker>,
     plan: Arc<PayloadPlan>,
     payloads: Arc<Vec<Value>>,
@@ -178,16 +250,12 @@ impl Worker {
             let payload = &self.payloads[self.plan.payload_index(self.thread, run)];
             let start_time = now_ms();
             let started = Instant::now();
-            let outcome = match self.invoker.call(payload).await {
-                Ok(call) => Outcome::Call(call),
-                Err(error) => Outcome::Tooling(
-                    error.to_string(),
-                    start_time,
-                    now_ms(),
-                    started.elapsed().as_secs_f64() * 1000.0,
-                ),
-            };
-            let row = outcome.into_row(&self.context, self.thread, run, payload);
+            let outcome = Outcome::of(
+                call(&self.invoker, payload, self.cold).await,
+                start_time,
+                started,
+            );
+            let row = outcome.into_row(&self.context, self.thread, run, payload, None);
             if self.sender.send(row).await.is_err() {
                 return; // the writer is gone: the experiment was stopped
             }
@@ -195,15 +263,45 @@ impl Worker {
     }
 }
 
-enum Outcome {
+/// One call, in a fresh environment when `cold`.
+pub(super) async fn call(invoker: &Invoker, payload: &Value, cold: bool) -> Result<Call> {
+    if cold {
+        invoker.call_cold(payload).await
+    } else {
+        invoker.call(payload).await
+    }
+}
+
+pub(super) enum Outcome {
     Call(Call),
     /// The tooling failed: message, start, end, round trip (ms).
     Tooling(String, u64, u64, f64),
 }
 
 impl Outcome {
-    /// The row of DESIGN §1.5: client columns, `tags`, then every field of the response.
-    fn into_row(self, context: &RowContext, thread: usize, run: usize, payload: &Value) -> Row {
+    /// The outcome of a call that started at `start_time` (epoch ms), `started` (instant).
+    pub fn of(result: Result<Call>, start_time: u64, started: Instant) -> Self {
+        match result {
+            Ok(call) => Outcome::Call(call),
+            Err(error) => Outcome::Tooling(
+                error.to_string(),
+                start_time,
+                now_ms(),
+                started.elapsed().as_secs_f64() * 1000.0,
+            ),
+        }
+    }
+
+    /// The row of DESIGN §1.5: client columns (an open-loop call's three after `latency`),
+    /// `tags`, then every field of the response.
+    pub fn into_row(
+        self,
+        context: &RowContext,
+        thread: usize,
+        run: usize,
+        payload: &Value,
+        sent: Option<Sent>,
+    ) -> Row {
         let (start, end, round_trip, latency, error, response) = match self {
             Outcome::Call(call) => {
                 let mut response = call.response;
@@ -241,9 +339,19 @@ impl Outcome {
             ("endTime".into(), end.into()),
             ("roundTripTime".into(), round_trip.into()),
             ("latency".into(), latency),
+        ];
+        if let Some(sent) = sent {
+            let [intended, queue, response_time] = super::results::OPEN_LOOP_COLUMNS;
+            cells.extend([
+                (intended.into(), micros(sent.intended_epoch_ms)),
+                (queue.into(), micros(sent.queue_ms)),
+                (response_time.into(), micros(sent.queue_ms + round_trip)),
+            ]);
+        }
+        cells.extend([
             ("error".into(), error.unwrap_or_default().into()),
             (TAGS_COLUMN.into(), context.tags.clone().into()),
-        ];
+        ]);
         // A function field named like a client column is kept under `response.` (SAAF's own
         // `platform` among them), never in place of another field.
         let renamed: Vec<String> = response
@@ -273,9 +381,16 @@ impl Outcome {
         );
         Row {
             thread,
+            run,
+            sent,
             failed,
             cold,
             cells,
         }
     }
+}
+
+/// A time in ms rounded to the microsecond (the clocks' useful resolution; shorter cells).
+fn micros(ms: f64) -> Value {
+    ((ms * 1000.0).round() / 1000.0).into()
 }

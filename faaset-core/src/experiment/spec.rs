@@ -1,6 +1,12 @@
 //! What an experiment is asked to do ([`ExperimentSpec`]), its checks, and the plan that
 //! spreads the payloads over the calls.
 //!
+//! Closed loop (the default): `threads` workers each make `runs_per_thread` calls one after
+//! another, so a slow answer delays the next call. Open loop (`rate=` and `duration=`, or
+//! `phases=`): calls start on a schedule ([`super::arrivals`]) whatever the answers do, at
+//! most `concurrency` at once; a call that finds them all busy waits, and its wait is recorded
+//! (`queueTime`), so queueing shows in the rows instead of slowing the load.
+//!
 //! Payloads are repeated round robin over all calls (`threads × runs_per_thread`, or `calls`) (so two
 //! payloads over 12 calls are used 6 times each) and, with `shuffle_payloads`, shuffled by a
 //! seeded SplitMix64 generator: the same seed gives the same assignment on every machine.
@@ -9,6 +15,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::random::SplitMix64;
+
+use super::arrivals::{self, Arrival, Phase};
 
 /// The seed used when none is given (FaaS Runner's habit of reproducible shuffles).
 pub const DEFAULT_SEED: u64 = 42;
@@ -16,6 +25,9 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_THREADS: usize = 1;
 /// Calls per worker when neither `runs_per_thread` nor `calls` is given.
 pub const DEFAULT_RUNS_PER_THREAD: usize = 1;
+/// Open loop: calls in flight at most, when not given — Lambda's default account
+/// concurrency, and the local engine's limit (`FAASET_LOCAL_CONCURRENCY`).
+pub const DEFAULT_CONCURRENCY: usize = 1000;
 
 /// An experiment: `threads` concurrent workers, each calling `function` `runs_per_thread`
 /// times in a row, with rows saved under `functions/<fn>/experiments/<experiment_name>/`.
@@ -35,8 +47,20 @@ pub struct ExperimentSpec {
     pub shuffle_payloads: bool,
     /// Saved as JSON text in every row's `tags` column.
     pub tags: Map<String, Value>,
-    /// Seed of the payload shuffle.
+    /// Seed of the payload shuffle and of `poisson` arrivals.
     pub seed: u64,
+    /// Open loop: calls per second for `duration` seconds (one steady phase).
+    pub rate: Option<f64>,
+    /// Open loop: seconds at `rate`.
+    pub duration: Option<f64>,
+    /// Open loop: steady phases, ramps and bursts one after another (instead of `rate`).
+    pub phases: Vec<Phase>,
+    /// Open loop: how arrivals are spread in time.
+    pub arrival: Arrival,
+    /// Open loop: the most calls in flight at once.
+    pub concurrency: usize,
+    /// Every call in a fresh execution environment (a cold start), where the platform can.
+    pub cold: bool,
 }
 
 impl ExperimentSpec {
@@ -53,12 +77,52 @@ impl ExperimentSpec {
             shuffle_payloads: false,
             tags: Map::new(),
             seed: DEFAULT_SEED,
+            rate: None,
+            duration: None,
+            phases: Vec::new(),
+            arrival: Arrival::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            cold: false,
         }
+    }
+
+    /// Whether calls start on a schedule (`rate=`/`duration=` or `phases=`).
+    pub fn is_open_loop(&self) -> bool {
+        self.rate.is_some() || self.duration.is_some() || !self.phases.is_empty()
+    }
+
+    /// The open-loop phases: `phases`, or one steady phase of `rate` for `duration`
+    /// (empty for a closed-loop experiment).
+    pub fn load_phases(&self) -> Vec<Phase> {
+        match (self.rate, self.duration) {
+            (Some(rate), Some(duration)) => vec![Phase::steady(rate, duration)],
+            _ => self.phases.clone(),
+        }
+    }
+
+    /// The intended start of every open-loop call, seconds from the start (see [`arrivals`]).
+    pub fn schedule(&self) -> Vec<f64> {
+        arrivals::schedule(&self.load_phases(), self.arrival, self.seed)
     }
 
     /// Number of calls, after checking every parameter (not the function: that needs the
     /// workspace). Each error is one line saying what to fix.
     pub fn validate(&self) -> Result<usize> {
+        if self.is_open_loop() {
+            return self.validate_open_loop();
+        }
+        if self.arrival != Arrival::default() {
+            return Err(usage(format!(
+                "arrival={} applies to open-loop experiments: give rate= and duration= too (e.g. rate=200 duration=10 arrival={})",
+                self.arrival.name(),
+                self.arrival.name()
+            )));
+        }
+        if self.concurrency != DEFAULT_CONCURRENCY {
+            return Err(usage(
+                "concurrency= applies to open-loop experiments (rate= and duration=); a closed-loop experiment runs threads= workers",
+            ));
+        }
         if self.threads == 0 {
             return Err(usage("threads must be at least 1 (e.g. threads=1)"));
         }
@@ -109,6 +173,77 @@ impl ExperimentSpec {
 }
 
 impl ExperimentSpec {
+    /// The checks of an open-loop spec; the number of calls its schedule has.
+    fn validate_open_loop(&self) -> Result<usize> {
+        if self.calls.is_some()
+            || self.threads != DEFAULT_THREADS
+            || self.runs_per_thread != DEFAULT_RUNS_PER_THREAD
+        {
+            return Err(usage(
+                "an open-loop experiment (rate= and duration=) sets its calls by rate × duration: leave out threads=, runs_per_thread= and calls= (concurrency= caps the calls in flight)",
+            ));
+        }
+        let phases = match (self.rate, self.duration, self.phases.is_empty()) {
+            (Some(_), Some(_), false) | (Some(_), None, false) | (None, Some(_), false) => {
+                return Err(usage(
+                    "give either rate= and duration= (one steady phase) or phases=, not both",
+                ))
+            }
+            (Some(_), None, true) => {
+                return Err(usage(
+                    "rate= needs duration=<seconds> too (e.g. rate=200 duration=10)",
+                ))
+            }
+            (None, Some(_), true) => {
+                return Err(usage(
+                    "duration= needs rate=<calls per second> too (e.g. rate=200 duration=10)",
+                ))
+            }
+            (Some(rate), Some(duration), true) => {
+                let phase = Phase::steady(rate, duration);
+                phase.check("rate= and duration=")?;
+                vec![phase]
+            }
+            (None, None, _) => {
+                for (i, phase) in self.phases.iter().enumerate() {
+                    phase.check(&format!("phase {}", i + 1))?;
+                }
+                self.phases.clone()
+            }
+        };
+        let expected = arrivals::expected_calls(&phases);
+        if expected > MAX_CALLS as f64 {
+            return Err(usage(format!(
+                "rate × duration is too large ({expected:.0} calls); at most {MAX_CALLS} calls per experiment"
+            )));
+        }
+        if expected < 1.0 {
+            return Err(usage(format!(
+                "rate × duration is less than one call ({expected}); raise the rate or the duration"
+            )));
+        }
+        if self.concurrency == 0 || self.concurrency > MAX_THREADS {
+            return Err(usage(format!(
+                "concurrency must be from 1 to {MAX_THREADS} calls in flight (e.g. concurrency=100), got {}",
+                self.concurrency
+            )));
+        }
+        if self.payloads.is_empty() {
+            return Err(usage(
+                "the payload list is empty: give at least one payload (e.g. payloads=[{}])",
+            ));
+        }
+        check_experiment_name(&self.experiment_name)?;
+        match self.total_calls() {
+            0 => Err(usage(format!(
+                "the {} schedule of seed {} has no call (about {expected:.1} expected); raise the rate or the duration, or try another seed",
+                self.arrival.name(),
+                self.seed
+            ))),
+            calls => Ok(calls),
+        }
+    }
+
     /// How many calls worker `thread` makes.
     pub fn runs_of(&self, thread: usize) -> usize {
         match self.calls {
@@ -117,8 +252,12 @@ impl ExperimentSpec {
         }
     }
 
-    /// All calls of the experiment (of a validated spec).
+    /// All calls of the experiment (of a validated spec). Open loop: the schedule's length
+    /// (for `poisson` drawn from the seed, so computing it draws the schedule).
     pub fn total_calls(&self) -> usize {
+        if self.is_open_loop() {
+            return self.schedule().len();
+        }
         self.calls.unwrap_or(self.threads * self.runs_per_thread)
     }
 }
@@ -160,13 +299,23 @@ pub struct PayloadPlan {
 }
 
 impl PayloadPlan {
-    /// The plan of a validated spec.
+    /// The plan of a validated closed-loop spec.
     pub fn new(spec: &ExperimentSpec) -> Self {
-        let calls = spec.total_calls();
+        Self::with_calls(spec, spec.total_calls())
+    }
+
+    /// The plan of `calls` calls (an open-loop schedule's: one sequence, "worker" 0).
+    pub fn with_calls(spec: &ExperimentSpec, calls: usize) -> Self {
         let count = spec.payloads.len();
         let mut slots: Vec<u32> = (0..calls).map(|i| (i % count) as u32).collect();
         if spec.shuffle_payloads {
             shuffle(&mut slots, spec.seed);
+        }
+        if spec.is_open_loop() {
+            return PayloadPlan {
+                slots,
+                first_call: vec![0],
+            };
         }
         PayloadPlan {
             slots,
@@ -188,23 +337,9 @@ impl PayloadPlan {
 
 /// Fisher–Yates with SplitMix64 (no `rand` dependency; reproducible across versions).
 fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     for i in (1..items.len()).rev() {
-        // Lemire's multiply-shift: an unbiased-enough index in 0..=i.
-        let j = ((rng.next() as u128 * (i as u128 + 1)) >> 64) as usize;
-        items.swap(i, j);
-    }
-}
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        items.swap(i, rng.below(i + 1));
     }
 }
 
@@ -283,6 +418,33 @@ mod tests {
             ..spec(10, 10, 3, true)
         };
         assert_ne!(shuffled, assignment(&other_seed));
+    }
+
+    #[test]
+    fn an_open_loop_spec_counts_its_schedule_and_spreads_payloads_over_it() {
+        let mut s = spec(1, 1, 3, false);
+        s.rate = Some(50.0);
+        s.duration = Some(2.0);
+        assert!(s.is_open_loop());
+        assert_eq!(s.validate().unwrap(), 100);
+        assert_eq!(s.load_phases(), vec![Phase::steady(50.0, 2.0)]);
+        let plan = PayloadPlan::with_calls(&s, 100);
+        let counts = (0..100).fold([0; 3], |mut c, k| {
+            c[plan.payload_index(0, k)] += 1;
+            c
+        });
+        assert_eq!(counts, [34, 33, 33]);
+        s.arrival = Arrival::Poisson;
+        let n = s.validate().unwrap();
+        assert_eq!(n, s.schedule().len());
+        assert!((60..140).contains(&n), "{n}");
+        // The closed-loop keys are refused, not ignored.
+        s.calls = Some(10);
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("leave out threads="));
     }
 
     #[test]

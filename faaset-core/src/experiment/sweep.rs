@@ -772,6 +772,8 @@ mod tests {
             changed_during_run: None,
             // The runner's count, which the point reports as it is.
             cold_starts: Some(0),
+            cold: false,
+            open_loop: None,
         };
         let call = |d: f64| CallRecord {
             duration: Some(d),

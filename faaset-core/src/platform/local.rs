@@ -116,14 +116,30 @@ impl EngineTarget {
 #[async_trait]
 impl Target for EngineTarget {
     async fn call(&self, body: bytes::Bytes) -> Result<Answer> {
+        self.call_in(body, false).await
+    }
+
+    fn cold_calls(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// The engine starts a new environment for the call and ends it afterwards.
+    async fn call_cold(&self, body: bytes::Bytes) -> Result<Answer> {
+        self.call_in(body, true).await
+    }
+}
+
+impl EngineTarget {
+    /// One call; `fresh`: in a new environment used only for it.
+    async fn call_in(&self, body: bytes::Bytes, fresh: bool) -> Result<Answer> {
         let name = self.paths.name.as_str();
-        let response = match self.client().invoke(name, body.clone()).await {
+        let response = match self.client().invoke(name, body.clone(), fresh).await {
             Err(Error::EngineUnreachable(_)) => {
                 // The engine is gone (the call was not made): find or start the workspace's
                 // engine and make the call there.
-                let fresh = EngineClient::ensure(&self.workspace).await?;
-                *self.engine.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-                fresh.invoke(name, body.clone()).await
+                let engine = EngineClient::ensure(&self.workspace).await?;
+                *self.engine.write().unwrap_or_else(|e| e.into_inner()) = engine.clone();
+                engine.invoke(name, body.clone(), fresh).await
             }
             other => other,
         };
@@ -135,7 +151,7 @@ impl Target for EngineTarget {
                     .republish(&self.workspace, &self.paths)
                     .await?;
                 self.client()
-                    .invoke(name, body)
+                    .invoke(name, body, fresh)
                     .await?
                     .ok_or_else(|| Error::Engine("the function vanished after publishing".into()))?
             }
@@ -329,11 +345,13 @@ impl EngineClient {
             .map_err(|e| Error::Engine(e.to_string()))
     }
 
-    /// Invokes a function; `Ok(None)` when the engine does not have it.
+    /// Invokes a function; `Ok(None)` when the engine does not have it. `fresh`: in a new
+    /// environment, ended after the call (a forced cold start).
     pub async fn invoke(
         &self,
         name: &str,
         payload: bytes::Bytes,
+        fresh: bool,
     ) -> Result<Option<EngineResponse>> {
         let path = format!("/2015-03-31/functions/{name}/invocations");
         let request = || {
@@ -346,6 +364,12 @@ impl EngineClient {
             }
             if let Ok(token) = hyper::header::HeaderValue::from_str(&self.authorization) {
                 headers.insert(wire::AUTHORIZATION, token);
+            }
+            if fresh {
+                headers.insert(
+                    wire::FRESH_ENVIRONMENT,
+                    hyper::header::HeaderValue::from_static("1"),
+                );
             }
             request
         };

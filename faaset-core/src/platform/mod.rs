@@ -102,6 +102,22 @@ pub trait Target: Send + Sync {
     /// [`Answer`] with `function_error` set and a Lambda-style error object as its body;
     /// `Err` is kept for failures of the tooling itself (engine unreachable, script missing).
     async fn call(&self, payload: bytes::Bytes) -> Result<Answer>;
+
+    /// Whether [`Target::call_cold`] works here, or why not (one clause, e.g. "it cannot
+    /// start a fresh execution environment per call"). A platform that can force cold
+    /// starts says `Ok`.
+    fn cold_calls(&self) -> std::result::Result<(), String> {
+        Err("it cannot start a fresh execution environment per call".into())
+    }
+
+    /// Makes one call in a new execution environment used only for it (`cold=true`
+    /// experiments). Only called when [`Target::cold_calls`] is `Ok`.
+    async fn call_cold(&self, payload: bytes::Bytes) -> Result<Answer> {
+        let _ = payload;
+        Err(Error::Internal(
+            "this platform cannot force a cold start".into(),
+        ))
+    }
 }
 
 /// One call's answer as the platform gave it.

@@ -153,6 +153,10 @@ const MAX_PAYLOAD_ARGUMENT: usize = 100 * 1024;
 
 #[async_trait]
 impl Target for RunScript {
+    fn cold_calls(&self) -> std::result::Result<(), String> {
+        Err("its calls go through the customised run.sh, which cannot ask for a fresh environment (restore run.sh from the template to use cold=true)".into())
+    }
+
     async fn call(&self, payload: bytes::Bytes) -> Result<Answer> {
         // As in Python FaaSET the payload is `$2`; it is also the script's stdin, which is
         // how the template reads it (a command line is readable by every local user and

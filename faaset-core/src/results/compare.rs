@@ -1,10 +1,14 @@
 //! Two experiments compared on one metric: Welch's or the paired t-test and Mann–Whitney U,
-//! with calls paired by `threadID` and `runID`.
+//! with calls paired by `threadID` and `runID`; beside each test its effect size (Cohen's d
+//! or d_z, Cliff's delta), bootstrap intervals of the mean and median differences, and the
+//! warnings the sample sizes call for.
 
 use std::collections::HashMap;
 
 use super::Results;
-use crate::analysis::{self, AnalysisError, MannWhitney, Summary, TTest};
+use crate::analysis::{
+    self, AnalysisError, Bootstrap, Differences, Effect, MannWhitney, Summary, TTest,
+};
 use crate::error::{Error, Result};
 
 /// A metric compared between two experiments.
@@ -23,6 +27,19 @@ pub struct Comparison {
     pub mann_whitney: MannWhitney,
     /// Successful calls left out because they had no partner (paired test only).
     pub unmatched: usize,
+    /// Cohen's d (Welch) or d_z (paired), beside the t-test.
+    pub cohens_d: Effect,
+    /// Cliff's delta, beside Mann–Whitney U.
+    pub cliffs_delta: Effect,
+    /// Bootstrap 95% intervals of the mean and median differences a − b.
+    pub differences: Differences,
+    /// What the sample sizes do not support (empty when nothing).
+    pub warnings: Vec<String>,
+}
+
+/// [`compare_with`] with the default bootstrap (2,000 resamples, seed 42).
+pub fn compare(a: &Results, b: &Results, metric: &str, paired: bool) -> Result<Comparison> {
+    compare_with(a, b, metric, paired, Bootstrap::default())
 }
 
 /// Compares `metric` of two experiments' successful calls: Welch's t-test (or, `paired`, the
@@ -31,7 +48,14 @@ pub struct Comparison {
 /// Pairs are calls with the same `threadID` and `runID` (the k-th such call of a side with
 /// the k-th of the other, for experiments run more than once); calls without a successful
 /// partner are left out and counted. Without those columns, rows pair in file order.
-pub fn compare(a: &Results, b: &Results, metric: &str, paired: bool) -> Result<Comparison> {
+pub fn compare_with(
+    a: &Results,
+    b: &Results,
+    metric: &str,
+    paired: bool,
+    bootstrap: Bootstrap,
+) -> Result<Comparison> {
+    bootstrap.check().map_err(|e| Error::Usage(e.to_string()))?;
     let (values_a, values_b, unmatched) = if paired {
         paired_values(a, b, metric)?
     } else {
@@ -64,7 +88,18 @@ pub fn compare(a: &Results, b: &Results, metric: &str, paired: bool) -> Result<C
     }
     .map_err(test_error)?;
     let mann_whitney = analysis::mann_whitney_u(&values_a, &values_b).map_err(test_error)?;
+    let cohens_d = if paired {
+        analysis::cohens_dz(&values_a, &values_b)
+    } else {
+        analysis::cohens_d(&values_a, &values_b)
+    };
+    let differences = analysis::bootstrap::differences(&values_a, &values_b, paired, bootstrap)
+        .map_err(test_error)?;
     Ok(Comparison {
+        cohens_d,
+        cliffs_delta: analysis::cliffs_delta(&values_a, &values_b),
+        differences,
+        warnings: analysis::precision::test_warnings(values_a.len(), values_b.len()),
         metric: metric.to_string(),
         a: a.label(),
         b: b.label(),

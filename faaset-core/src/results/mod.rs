@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{self, AnalysisError, Summary};
+use crate::analysis::{self, AnalysisError, Bootstrap, Intervals, Summary};
 use crate::error::{Error, Result};
 use crate::experiment::check_experiment_name;
 use crate::function::FunctionPaths;
@@ -37,7 +37,7 @@ mod dataframe;
 mod labels;
 mod types;
 
-pub use compare::{compare, Comparison};
+pub use compare::{compare, compare_with, Comparison};
 #[cfg(feature = "dataframe")]
 pub use dataframe::{dataframe, read_dataframe};
 pub use labels::{axis_label, is_milliseconds, shorten, show_key};
@@ -457,13 +457,101 @@ impl Results {
                 };
                 Ok(GroupStats {
                     group,
+                    start: None,
                     rows,
                     errors,
                     cold_starts,
                     summary,
+                    intervals: None,
                 })
             })
             .collect()
+    }
+
+    /// `stats`' numbers: [`Results::stats`] per group, each group whose successful calls are
+    /// both cold and warm followed by its cold and its warm calls apart (a cold start's
+    /// init time would otherwise hide in the warm calls' tail), every entry with bootstrap
+    /// intervals of its mean, median, p95 and p99.
+    pub fn statistics(&self, metric: &str, options: &StatsOptions) -> Result<Vec<GroupStats>> {
+        options
+            .bootstrap
+            .check()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        if let Some(width) = options.ci_width {
+            if !(width.is_finite() && width > 0.0) {
+                return Err(Error::Usage(format!(
+                    "ci_width must be a positive number in the unit of {metric} (e.g. ci_width=1 for 1 ms), got {width}"
+                )));
+            }
+        }
+        let group_by = options.group_by.as_deref();
+        let values = self.column_f64(metric)?;
+        let keys = match group_by {
+            Some(by) => Some(self.column_str(by)?),
+            None => None,
+        };
+        let mut out = Vec::new();
+        for group in self.stats(metric, group_by)? {
+            let in_group = |row: usize| match (&keys, &group.group) {
+                (Some(keys), Some(key)) => keys[row] == key,
+                _ => true,
+            };
+            let part = |cold: bool| -> Result<GroupStats> {
+                let rows: Vec<usize> = (0..self.len())
+                    .filter(|&r| in_group(r) && self.is_cold(r) == cold)
+                    .collect();
+                let successful: Vec<f64> = rows
+                    .iter()
+                    .filter(|&&r| !self.is_error(r))
+                    .filter_map(|&r| values[r])
+                    .collect();
+                let summary = if successful.is_empty() {
+                    None
+                } else {
+                    Some(
+                        analysis::summarize(&successful)
+                            .map_err(|e| self.analysis_error(metric, e))?,
+                    )
+                };
+                Ok(GroupStats {
+                    group: group.group.clone(),
+                    start: Some(if cold { Start::Cold } else { Start::Warm }),
+                    rows: rows.len(),
+                    errors: rows.iter().filter(|&&r| self.is_error(r)).count(),
+                    cold_starts: if cold { rows.len() } else { 0 },
+                    intervals: self.intervals(metric, &successful, options.bootstrap)?,
+                    summary,
+                })
+            };
+            let (cold, warm) = (part(true)?, part(false)?);
+            let mixed = cold.summary.is_some() && warm.summary.is_some();
+            let successful: Vec<f64> = (0..self.len())
+                .filter(|&r| in_group(r) && !self.is_error(r))
+                .filter_map(|r| values[r])
+                .collect();
+            out.push(GroupStats {
+                intervals: self.intervals(metric, &successful, options.bootstrap)?,
+                ..group
+            });
+            if mixed {
+                out.extend([cold, warm]);
+            }
+        }
+        Ok(out)
+    }
+
+    fn intervals(
+        &self,
+        metric: &str,
+        values: &[f64],
+        bootstrap: Bootstrap,
+    ) -> Result<Option<Intervals>> {
+        if values.is_empty() {
+            return Ok(None);
+        }
+        analysis::bootstrap::intervals(values, bootstrap)
+            .map(Some)
+            .map_err(|e| self.analysis_error(metric, e))
     }
 
     /// The calls for a timeline chart: client `startTime`/`endTime`, cold start, error and
@@ -603,17 +691,47 @@ impl Results {
     }
 }
 
+/// What [`Results::statistics`] is asked for beyond the metric.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatsOptions {
+    pub group_by: Option<String>,
+    /// The width wanted of the 95% intervals, in the metric's unit: the report says how many
+    /// calls each statistic needs for it.
+    pub ci_width: Option<f64>,
+    pub bootstrap: Bootstrap,
+}
+
+/// Which calls of a group an entry of [`Results::statistics`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Cold,
+    Warm,
+}
+
+impl Start {
+    pub fn name(self) -> &'static str {
+        match self {
+            Start::Cold => "cold",
+            Start::Warm => "warm",
+        }
+    }
+}
+
 /// Statistics of one group of rows (all rows when not grouped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupStats {
     /// The group's value of the group-by column; `None` when not grouped.
     pub group: Option<String>,
+    /// Only the group's cold or warm calls; `None`: all of them.
+    pub start: Option<Start>,
     /// Rows in the group, failed ones included.
     pub rows: usize,
     pub errors: usize,
     pub cold_starts: usize,
     /// Of the successful rows' values; `None` when the group has none.
     pub summary: Option<Summary>,
+    /// 95% bootstrap intervals of the same values ([`Results::statistics`] only).
+    pub intervals: Option<Intervals>,
 }
 
 /// The charts of [`Results::plot`].

@@ -43,7 +43,8 @@ fn runtimes_in(path: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
-/// The data lines of a table (after its header), split on runs of spaces.
+/// The data lines of a table (after its header), split on runs of spaces; the table ends at
+/// the first line of prose after it.
 fn table_rows(stdout: &str) -> Vec<Vec<String>> {
     stdout
         .lines()
@@ -52,7 +53,12 @@ fn table_rows(stdout: &str) -> Vec<Vec<String>> {
                 .any(|w| w == "count" || w == "threadID")
         })
         .skip(1)
-        .take_while(|l| !l.is_empty() && !l.starts_with("showing"))
+        .take_while(|l| {
+            !l.is_empty()
+                && !["showing", "95% confidence", "calls needed", "warning"]
+                    .iter()
+                    .any(|prose| l.starts_with(prose))
+        })
         .map(|l| l.split_whitespace().map(String::from).collect())
         .collect()
 }
@@ -329,10 +335,26 @@ fn numbers_groups_and_layout_on_a_known_file() {
 
     let out = ws.faaset(&["stats", "f", "sweep"]).ok().stdout();
     let rows = table_rows(&out);
-    // 5 successful runtimes 10, 20, 30, 5, 5: mean 14, median 10.
+    // 5 successful runtimes 10, 20, 30, 5, 5: mean 14, median 10; cold and warm apart:
+    // cold 10, 5 (mean 7.5); warm 20, 30, 5 and the failed call (mean 18.33, median 20).
+    assert_eq!(rows.len(), 3, "{out}");
     assert_eq!(
-        rows[0][..7],
-        ["5", "1", "2", "5.00", "30.00", "14.00", "10.00"],
+        rows[0][..8],
+        ["all", "5", "1", "2", "5.00", "30.00", "14.00", "10.00"],
+        "{out}"
+    );
+    assert_eq!(
+        rows[1][..8],
+        ["cold", "2", "0", "2", "5.00", "10.00", "7.50", "7.50"],
+        "{out}"
+    );
+    assert_eq!(
+        rows[2][..8],
+        ["warm", "3", "1", "0", "5.00", "30.00", "18.33", "20.00"],
+        "{out}"
+    );
+    assert!(
+        out.contains("warning (all): 5 calls are too few for the tail"),
         "{out}"
     );
     let out = ws
@@ -341,17 +363,27 @@ fn numbers_groups_and_layout_on_a_known_file() {
         .stdout();
     let rows = table_rows(&out);
     assert_eq!(
-        out.lines().nth(1).unwrap().split_whitespace().next(),
-        Some("memorySize")
+        out.lines()
+            .nth(2)
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["memorySize", "calls"]
     );
-    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows.len(), 6, "both groups hold cold and warm calls: {out}");
     assert_eq!(
-        rows[0][..8],
-        ["128", "3", "1", "1", "10.00", "30.00", "20.00", "20.00"],
+        rows[0][..9],
+        ["128", "all", "3", "1", "1", "10.00", "30.00", "20.00", "20.00"],
         "{out}"
     );
-    assert_eq!(rows[1][..5], ["1024", "2", "0", "1", "5.00"], "{out}");
-    assert_eq!(rows[1][8], "0.00", "sd of equal values: {out}");
+    assert_eq!(
+        rows[3][..6],
+        ["1024", "all", "2", "0", "1", "5.00"],
+        "{out}"
+    );
+    assert_eq!(rows[3][9], "0.00", "sd of equal values: {out}");
+    assert_eq!(rows[4][..4], ["1024", "cold", "1", "0"], "{out}");
 
     // Every experiment against itself: the same values, p = 1.
     let out = ws.faaset(&["ttest", "f/sweep", "f/sweep"]).ok().stdout();

@@ -9,6 +9,8 @@ mod defects;
 mod durability;
 mod errors;
 mod experiment;
+mod experiment_cold;
+mod experiment_open_loop;
 mod google;
 mod http;
 mod lifecycle;

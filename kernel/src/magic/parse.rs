@@ -3,10 +3,11 @@
 //! runs, so a bad magic changes nothing.
 
 use anyhow::{bail, Context, Result};
+use faaset::analysis::Bootstrap;
 use faaset::config::Config;
 use faaset::experiment::sweep::SweepSpec;
 use faaset::experiment::ExperimentSpec;
-use faaset::results::{PlotKind, Sample, DEFAULT_METRIC};
+use faaset::results::{PlotKind, Sample, StatsOptions, DEFAULT_METRIC};
 use faaset::{verbs, FunctionName};
 use serde_json::Value;
 
@@ -54,13 +55,14 @@ pub enum Magic {
         function: String,
         experiment: String,
         metric: String,
-        group_by: Option<String>,
+        options: StatsOptions,
     },
     Ttest {
         a: (String, String),
         b: (String, String),
         metric: String,
         paired: bool,
+        bootstrap: Bootstrap,
     },
     Plot {
         function: String,
@@ -320,7 +322,11 @@ fn line_magic(rest: &str) -> Result<Magic> {
                 metric: args
                     .text("metric")?
                     .unwrap_or_else(|| DEFAULT_METRIC.into()),
-                group_by: args.text("group_by")?,
+                options: StatsOptions {
+                    group_by: args.text("group_by")?,
+                    ci_width: args.number("ci_width")?,
+                    bootstrap: bootstrap(&args)?,
+                },
             }
         }
         "ttest" => {
@@ -336,6 +342,7 @@ fn line_magic(rest: &str) -> Result<Magic> {
                     .text("metric")?
                     .unwrap_or_else(|| DEFAULT_METRIC.into()),
                 paired: args.flag("paired")?.unwrap_or(false),
+                bootstrap: bootstrap(&args)?,
             }
         }
         "plot" => {
@@ -411,8 +418,34 @@ fn experiment_options(args: &Args, spec: &mut ExperimentSpec) -> Result<()> {
     if let Some(name) = args.text("experiment_name")? {
         spec.experiment_name = name;
     }
+    spec.rate = args.number("rate")?;
+    spec.duration = args.number("duration")?;
+    if let Some(arrival) = args.text("arrival")? {
+        spec.arrival = arrival.parse()?;
+    }
+    if let Some(phases) = args.json_array("phases")? {
+        spec.phases = faaset::experiment::arrivals::parse_phases(&Value::Array(phases))?;
+    }
+    if let Some(n) = args.count("concurrency")? {
+        spec.concurrency = n;
+    }
+    if let Some(cold) = args.flag("cold")? {
+        spec.cold = cold;
+    }
     spec.platform = args.text("platform")?;
     Ok(())
+}
+
+/// `resamples=` and `seed=` of `stats` and `ttest`.
+fn bootstrap(args: &Args) -> Result<Bootstrap> {
+    let mut bootstrap = Bootstrap::default();
+    if let Some(n) = args.count("resamples")? {
+        bootstrap.resamples = n;
+    }
+    if let Some(seed) = args.count("seed")? {
+        bootstrap.seed = seed as u64;
+    }
+    Ok(bootstrap)
 }
 
 /// `function/experiment`.
@@ -500,6 +533,55 @@ mod tests {
     }
 
     #[test]
+    fn open_loop_and_cold_keys_reach_the_core_spec() {
+        let m = magics(
+            "%faaset experiment f experiment_name=e rate=200 duration=10 arrival=poisson concurrency=50 cold=true",
+        );
+        let Magic::Experiment(spec) = &m[0] else {
+            panic!()
+        };
+        let expected = ExperimentSpec {
+            rate: Some(200.0),
+            duration: Some(10.0),
+            arrival: faaset::experiment::Arrival::Poisson,
+            concurrency: 50,
+            cold: true,
+            ..ExperimentSpec::new("f", "e")
+        };
+        assert_eq!(*spec, expected);
+        let m = magics(
+            r#"%faaset experiment f experiment_name=e phases=[{"rate": 10, "duration": 2}, {"rate": 10, "to_rate": 100, "duration": 1}]"#,
+        );
+        let Magic::Experiment(spec) = &m[0] else {
+            panic!()
+        };
+        assert_eq!(spec.load_phases().len(), 2);
+        // Checked in the core, before anything runs: one line each.
+        assert!(error("%faaset experiment f experiment_name=e rate=200").contains("duration="));
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=-5 duration=1")
+                .contains("a rate must be")
+        );
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=5 duration=1 arrival=bursty")
+                .contains("unknown arrival")
+        );
+        assert!(
+            error("%faaset experiment f experiment_name=e rate=5 duration=1 threads=4")
+                .contains("leave out threads=")
+        );
+        let m = magics("%faaset stats f e ci_width=0.5 resamples=500 seed=7");
+        let Magic::Stats { options, .. } = &m[0] else {
+            panic!()
+        };
+        assert_eq!(options.ci_width, Some(0.5));
+        assert_eq!(
+            (options.bootstrap.resamples, options.bootstrap.seed),
+            (500, 7)
+        );
+    }
+
+    #[test]
     fn a_bare_magic_asks_for_the_cores_defaults() {
         let m = magics("%faaset sweep cpu");
         let Magic::Sweep(spec) = &m[0] else { panic!() };
@@ -509,7 +591,7 @@ mod tests {
             panic!()
         };
         assert_eq!(*spec, ExperimentSpec::new("cpu", "e"));
-        let m = magics("%faaset plot cpu e\n%faaset stats cpu e");
+        let m = magics("%faaset plot cpu e\n%faaset stats cpu e\n%faaset ttest a/e b/e");
         let Magic::Plot { kind, metric, .. } = &m[0] else {
             panic!()
         };
@@ -517,6 +599,14 @@ mod tests {
             (*kind, metric.as_str()),
             (PlotKind::DEFAULT, DEFAULT_METRIC)
         );
+        let Magic::Stats { options, .. } = &m[1] else {
+            panic!()
+        };
+        assert_eq!(*options, StatsOptions::default());
+        let Magic::Ttest { bootstrap, .. } = &m[2] else {
+            panic!()
+        };
+        assert_eq!(*bootstrap, Bootstrap::default());
     }
 
     #[test]

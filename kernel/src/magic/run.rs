@@ -113,24 +113,21 @@ pub async fn run(
             function,
             experiment,
             metric,
-            group_by,
+            options,
         } => {
             let results = load_results(workspace, &function, &experiment, out)?;
-            out.display(Bundle::report(&report::stats(
-                &results,
-                &metric,
-                group_by.as_deref(),
-            )?));
+            out.display(Bundle::report(&report::stats(&results, &metric, &options)?));
         }
         Magic::Ttest {
             a,
             b,
             metric,
             paired,
+            bootstrap,
         } => {
             let a = load_results(workspace, &a.0, &a.1, out)?;
             let b = load_results(workspace, &b.0, &b.1, out)?;
-            let comparison = results::compare(&a, &b, &metric, paired)?;
+            let comparison = results::compare_with(&a, &b, &metric, paired, bootstrap)?;
             out.display(Bundle::report(&report::comparison(&comparison, &a, &b)));
         }
         Magic::Plot {

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use faaset::experiment::{spec, sweep};
+use faaset::analysis::bootstrap;
+use faaset::experiment::{spec, sweep, Arrival};
 use faaset::results;
 use faaset::verbs::help;
 
@@ -133,6 +134,18 @@ pub struct ExperimentArgs {
     pub tags: Option<String>,
     #[arg(long, default_value_t = spec::DEFAULT_SEED, help = help("experiment", "seed"))]
     pub seed: u64,
+    #[arg(long, allow_negative_numbers = true, help = help("experiment", "rate"))]
+    pub rate: Option<f64>,
+    #[arg(long, allow_negative_numbers = true, help = help("experiment", "duration"))]
+    pub duration: Option<f64>,
+    #[arg(long, default_value = Arrival::default().name(), help = help("experiment", "arrival"))]
+    pub arrival: String,
+    #[arg(long, help = help("experiment", "phases"))]
+    pub phases: Option<String>,
+    #[arg(long, default_value_t = spec::DEFAULT_CONCURRENCY, help = help("experiment", "concurrency"))]
+    pub concurrency: usize,
+    #[arg(long, help = help("experiment", "cold"))]
+    pub cold: bool,
     #[arg(long, help = help("experiment", "platform"))]
     pub platform: Option<String>,
 }
@@ -153,6 +166,12 @@ pub struct StatsArgs {
     pub metric: String,
     #[arg(long, help = help("stats", "group_by"))]
     pub group_by: Option<String>,
+    #[arg(long, help = help("stats", "ci_width"))]
+    pub ci_width: Option<f64>,
+    #[arg(long, default_value_t = bootstrap::DEFAULT_RESAMPLES, help = help("stats", "resamples"))]
+    pub resamples: usize,
+    #[arg(long, default_value_t = bootstrap::DEFAULT_SEED, help = help("stats", "seed"))]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +184,10 @@ pub struct TtestArgs {
     pub metric: String,
     #[arg(long, help = help("ttest", "paired"))]
     pub paired: bool,
+    #[arg(long, default_value_t = bootstrap::DEFAULT_RESAMPLES, help = help("ttest", "resamples"))]
+    pub resamples: usize,
+    #[arg(long, default_value_t = bootstrap::DEFAULT_SEED, help = help("ttest", "seed"))]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

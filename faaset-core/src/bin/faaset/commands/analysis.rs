@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use faaset::analysis::Bootstrap;
 use faaset::plot::{Format, Options};
 use faaset::report;
 use faaset::results::{self, PlotKind};
@@ -44,9 +45,22 @@ pub fn load(workspace: &Workspace, args: LoadArgs) -> Result<()> {
 
 pub fn stats(workspace: &Workspace, args: StatsArgs) -> Result<()> {
     let results = load_results(workspace, &args.function, &args.experiment)?;
-    let report = report::stats(&results, &args.metric, args.group_by.as_deref())?;
+    let options = stats_options(&args);
+    let report = report::stats(&results, &args.metric, &options)?;
     emit(report.to_text().as_bytes());
     Ok(())
+}
+
+/// The `stats` request the flags ask for: core defaults, changed where a flag was given.
+fn stats_options(args: &StatsArgs) -> results::StatsOptions {
+    results::StatsOptions {
+        group_by: args.group_by.clone(),
+        ci_width: args.ci_width,
+        bootstrap: Bootstrap {
+            resamples: args.resamples,
+            seed: args.seed,
+        },
+    }
 }
 
 pub fn ttest(workspace: &Workspace, args: TtestArgs) -> Result<()> {
@@ -54,7 +68,11 @@ pub fn ttest(workspace: &Workspace, args: TtestArgs) -> Result<()> {
     let b: results::Sample = args.b.parse()?;
     let a = load_results(workspace, &a.function, &a.experiment)?;
     let b = load_results(workspace, &b.function, &b.experiment)?;
-    let c = results::compare(&a, &b, &args.metric, args.paired)?;
+    let bootstrap = Bootstrap {
+        resamples: args.resamples,
+        seed: args.seed,
+    };
+    let c = results::compare_with(&a, &b, &args.metric, args.paired, bootstrap)?;
     emit(report::comparison(&c, &a, &b).to_text().as_bytes());
     Ok(())
 }
@@ -106,5 +124,23 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error 
         action,
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn a_bare_stats_line_asks_for_the_cores_defaults() {
+        let Command::Stats(args) = Cli::try_parse_from(["faaset", "stats", "f", "e"])
+            .unwrap()
+            .command
+        else {
+            panic!("not stats")
+        };
+        assert_eq!(stats_options(&args), results::StatsOptions::default());
     }
 }

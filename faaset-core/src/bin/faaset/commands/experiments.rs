@@ -35,6 +35,19 @@ fn experiment_spec(args: ExperimentArgs) -> Result<ExperimentSpec> {
         shuffle_payloads: args.shuffle_payloads,
         tags: parse_tags(args.tags.as_deref())?,
         seed: args.seed,
+        rate: args.rate,
+        duration: args.duration,
+        phases: match args.phases.as_deref() {
+            None => Vec::new(),
+            Some(text) => {
+                let value = serde_json::from_str::<Value>(&super::json_text(text)?)
+                    .map_err(|e| Error::Usage(format!("--phases is not valid JSON ({e})")))?;
+                experiment::arrivals::parse_phases(&value)?
+            }
+        },
+        arrival: args.arrival.parse()?,
+        concurrency: args.concurrency,
+        cold: args.cold,
     })
 }
 
