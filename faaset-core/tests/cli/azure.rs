@@ -140,6 +140,7 @@ impl ControlPlane {
                     && e.get("token_request").is_none()
                     && e.get("operation").is_none()
                     && e.get("scm").is_none()
+                    && e.get("invoke").is_none()
             })
             .collect()
     }
@@ -575,7 +576,7 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
     );
     let scale = "/properties/functionAppConfig/scaleAndConcurrency";
     assert_eq!(new.pointer(scale).unwrap()["instanceMemoryMB"], 4096);
-    let mut without_scale = |v: &Value| {
+    let without_scale = |v: &Value| {
         let mut v = v.clone();
         v.pointer_mut("/properties/functionAppConfig")
             .unwrap()
