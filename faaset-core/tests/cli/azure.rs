@@ -374,7 +374,12 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
         &ws,
         &plane,
         &env,
-        &["deploy", "hello_az", "--config", &config(json!({})).to_string()],
+        &[
+            "deploy",
+            "hello_az",
+            "--config",
+            &config(json!({})).to_string(),
+        ],
     )
     .ok();
     eprintln!("deploy took {:.1} s", started.elapsed().as_secs_f64());
@@ -463,7 +468,10 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
         json!(["host.json", "hello_az/function.json", "bootstrap"])
     );
     assert_eq!(listing["bootstrap"]["mode"], "0o100755", "{listing}");
-    assert_eq!(listing["bootstrap"]["system"], 3, "Unix attributes: {listing}");
+    assert_eq!(
+        listing["bootstrap"]["system"], 3,
+        "Unix attributes: {listing}"
+    );
     assert_eq!(listing["bootstrap"]["compress"], 8, "deflated: {listing}");
     let handler = &listing["host"]["customHandler"];
     assert_eq!(listing["host"]["version"], "2.0");
@@ -518,9 +526,14 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
 
     // Invoke: the function key, the real binary behind the host; cold (the first call of the
     // process), then warm.
-    let cold = run(&ws, &plane, &env, &["invoke", "hello_az", r#"{"name": "Az"}"#])
-        .ok()
-        .json();
+    let cold = run(
+        &ws,
+        &plane,
+        &env,
+        &["invoke", "hello_az", r#"{"name": "Az"}"#],
+    )
+    .ok()
+    .json();
     assert_eq!(cold["message"], "Hello Az!", "{cold}");
     assert_eq!(cold["platform"], "Azure Functions", "SAAF: {cold}");
     assert_eq!(cold["functionName"], app.as_str(), "the app: {cold}");
@@ -531,7 +544,10 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
     assert!(cold["roundTripTime"].as_f64().is_some(), "{cold}");
     let last = plane.invokes().pop().unwrap();
     assert_eq!(cold["requestId"], last["invocation"], "{last}");
-    assert_eq!(last["instance"], checks[0]["instance"], "the checked instance");
+    assert_eq!(
+        last["instance"], checks[0]["instance"],
+        "the checked instance"
+    );
     let warm = run(&ws, &plane, &env, &["invoke", "hello_az", "{}"])
         .ok()
         .json();
@@ -779,10 +795,7 @@ fn contract_run(root: &Path) {
             Instant::now() < deadline,
             "the handler did not answer GET / on FUNCTIONS_CUSTOMHANDLER_PORT"
         );
-        assert!(
-            child.0.try_wait().unwrap().is_none(),
-            "the handler exited"
-        );
+        assert!(child.0.try_wait().unwrap().is_none(), "the handler exited");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(ready.0, 200, "{ready:?}");

@@ -278,7 +278,13 @@ impl Api {
     pub async fn storage_key(&self, account_path: &str) -> Result<Secret> {
         let path = format!("{account_path}/listKeys");
         let answer = self
-            .arm(Method::POST, &path, STORAGE_API, &[("$expand", "kerb")], None)
+            .arm(
+                Method::POST,
+                &path,
+                STORAGE_API,
+                &[("$expand", "kerb")],
+                None,
+            )
             .await?;
         if !answer.status.is_success() {
             return Err(self.refused("list storage keys", &path, &answer));
@@ -426,9 +432,7 @@ impl Api {
                 .timeout(REQUEST_TIMEOUT)
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::Usage(format!("cannot reach {url}: {}", error_chain(&e)))
-                })?;
+                .map_err(|e| Error::Usage(format!("cannot reach {url}: {}", error_chain(&e))))?;
             let status = poll.status();
             let body: Value = poll.json().await.unwrap_or(Value::Null);
             if status.is_success() {
@@ -440,7 +444,9 @@ impl Api {
                             body["status_text"]
                                 .as_str()
                                 .filter(|t| !t.is_empty())
-                                .unwrap_or("no message: see the deployment log in the Azure portal")
+                                .unwrap_or(
+                                    "no message: see the deployment log in the Azure portal"
+                                )
                         )))
                     }
                     _ => {}
@@ -471,9 +477,7 @@ fn deployment_id(text: &str) -> String {
         .ok()
         .and_then(|v| v["id"].as_str().map(str::to_string))
         .unwrap_or_else(|| id.to_string());
-    if !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
         id
     } else {
@@ -515,11 +519,11 @@ mod tests {
     #[test]
     fn hosts_come_from_the_site() {
         let site = json!({"properties": {
-            "defaultHostName": "f-1a2b.eastus-01.azurewebsites.net",
-            "hostNameSslStates": [
-                {"name": "f-1a2b.eastus-01.azurewebsites.net", "hostType": "Standard"},
-                {"name": "f-1a2b.scm.eastus-01.azurewebsites.net", "hostType": "Repository"}
-            ]}});
+        "defaultHostName": "f-1a2b.eastus-01.azurewebsites.net",
+        "hostNameSslStates": [
+            {"name": "f-1a2b.eastus-01.azurewebsites.net", "hostType": "Standard"},
+            {"name": "f-1a2b.scm.eastus-01.azurewebsites.net", "hostType": "Repository"}
+        ]}});
         assert_eq!(
             hosts(&site),
             Some((
@@ -529,7 +533,10 @@ mod tests {
         );
         let bare = json!({"properties": {"defaultHostName": "f.azurewebsites.net"}});
         assert_eq!(hosts(&bare).unwrap().1, "f.scm.azurewebsites.net");
-        assert_eq!(hosts(&json!({"properties": {"defaultHostName": "a/b"}})), None);
+        assert_eq!(
+            hosts(&json!({"properties": {"defaultHostName": "a/b"}})),
+            None
+        );
         assert_eq!(hosts(&json!({})), None);
     }
 

@@ -170,9 +170,15 @@ mod tests {
             (CLIENT_VAR, "c".to_string()),
         ]));
         let m = find(&some).unwrap_err().to_string();
-        assert!(m.starts_with("no Azure credentials: AZURE_CLIENT_SECRET is not set"), "{m}");
+        assert!(
+            m.starts_with("no Azure credentials: AZURE_CLIENT_SECRET is not set"),
+            "{m}"
+        );
         let all = Vars(HashMap::from([
-            (TENANT_VAR, "72f988bf-86f1-41af-91ab-2d7cd011db47".to_string()),
+            (
+                TENANT_VAR,
+                "72f988bf-86f1-41af-91ab-2d7cd011db47".to_string(),
+            ),
             (CLIENT_VAR, "app-id".to_string()),
             (SECRET_VAR, "very~secret.value".to_string()),
             (AUTHORITY_VAR, "http://127.0.0.1:9/".to_string()),

@@ -268,9 +268,18 @@ impl Azure {
             zip.len()
         ));
         api.one_deploy(&format!("{scheme}://{scm}"), zip).await?;
-        self.check_loaded(name, app, &site_path, &function_url(scheme, &host, name)?, api)
-            .await?;
-        sink.status(&format!("{name}: ready at {}", function_url("https", &host, name)?));
+        self.check_loaded(
+            name,
+            app,
+            &site_path,
+            &function_url(scheme, &host, name)?,
+            api,
+        )
+        .await?;
+        sink.status(&format!(
+            "{name}: ready at {}",
+            function_url("https", &host, name)?
+        ));
         Ok(())
     }
 
@@ -514,7 +523,10 @@ mod tests {
         let p = pricing(&Config::new());
         // 2048 MB for 1 s: 2 GB-s.
         let cost = p.cost(2048, 1000.0);
-        assert!((cost - (2.0 * 0.000026 + 0.0000004)).abs() < 1e-15, "{cost}");
+        assert!(
+            (cost - (2.0 * 0.000026 + 0.0000004)).abs() < 1e-15,
+            "{cost}"
+        );
     }
 
     #[test]

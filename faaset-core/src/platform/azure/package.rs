@@ -54,7 +54,8 @@ pub fn function_json() -> Value {
 
 /// The zip's bytes for function `function` running `bootstrap`.
 pub fn zip(function: &str, bootstrap: &[u8]) -> Result<Vec<u8>> {
-    let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("writing the Azure package: {e}"));
+    let fail =
+        |e: &dyn std::fmt::Display| Error::Internal(format!("writing the Azure package: {e}"));
     let time = zip::DateTime::default(); // 1980-01-01 00:00:00, the format's first day
     let file = |mode: u32| {
         zip::write::SimpleFileOptions::default()
@@ -66,12 +67,14 @@ pub fn zip(function: &str, bootstrap: &[u8]) -> Result<Vec<u8>> {
     let pretty = |v: &Value| serde_json::to_vec_pretty(v).expect("JSON");
     for (name, bytes, mode) in [
         ("host.json".to_string(), pretty(&host_json()), 0o644),
-        (format!("{function}/function.json"), pretty(&function_json()), 0o644),
+        (
+            format!("{function}/function.json"),
+            pretty(&function_json()),
+            0o644,
+        ),
         (EXECUTABLE.to_string(), bootstrap.to_vec(), 0o755),
     ] {
-        archive
-            .start_file(name, file(mode))
-            .map_err(|e| fail(&e))?;
+        archive.start_file(name, file(mode)).map_err(|e| fail(&e))?;
         archive.write_all(&bytes).map_err(|e| fail(&e))?;
     }
     Ok(archive.finish().map_err(|e| fail(&e))?.into_inner())

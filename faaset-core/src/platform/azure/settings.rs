@@ -67,14 +67,12 @@ impl Settings {
             Some(s) => (s, "config key \"subscription\""),
             None => match env.var(SUBSCRIPTION_VAR) {
                 Some(s) => (s, "$AZURE_SUBSCRIPTION_ID"),
-                None => {
-                    return Err(Error::Config(
-                        "config key \"subscription\" is required for platform azure: set it to your \
+                None => return Err(Error::Config(
+                    "config key \"subscription\" is required for platform azure: set it to your \
                          Azure subscription id (like {\"subscription\": \
                          \"00000000-0000-0000-0000-000000000000\"}) or set AZURE_SUBSCRIPTION_ID"
-                            .into(),
-                    ))
-                }
+                        .into(),
+                )),
             },
         };
         if !is_guid(&subscription) {
@@ -133,7 +131,10 @@ impl Settings {
                 }
                 name
             }
-            None => format!("faaset{}", &scope_hash(&subscription, &resource_group)[..12]),
+            None => format!(
+                "faaset{}",
+                &scope_hash(&subscription, &resource_group)[..12]
+            ),
         };
         Ok(Settings {
             subscription,
@@ -442,7 +443,9 @@ mod tests {
         );
         assert!(m(json!({"timeout": 231})).starts_with("timeout 231 s is more than"));
         assert!(m(json!({"storage_account": "My_Account"})).contains("3–24 lowercase"));
-        assert!(m(json!({"subscription": "my subscription"})).contains("not an Azure subscription id"));
+        assert!(
+            m(json!({"subscription": "my subscription"})).contains("not an Azure subscription id")
+        );
         let none = Settings::from_config(&Config::new(), &Vars(HashMap::new()))
             .unwrap_err()
             .to_string();
@@ -461,8 +464,10 @@ mod tests {
 
     #[test]
     fn the_bodies() {
-        let s = settings(json!({"memory": 4096, "concurrency": 2, "max_instances": 40,
-                                "timeout": 90, "env": {"A": "1", "FAASET_REGION": "x"}}))
+        let s = settings(
+            json!({"memory": 4096, "concurrency": 2, "max_instances": 40,
+                                "timeout": 90, "env": {"A": "1", "FAASET_REGION": "x"}}),
+        )
         .unwrap();
         let app = s.app_name("f").unwrap();
         let list = s.app_settings("conn", "eastus");
@@ -487,12 +492,18 @@ mod tests {
             json!({"instanceMemoryMB": 4096, "maximumInstanceCount": 40,
                    "triggers": {"http": {"perInstanceConcurrency": 2}}})
         );
-        assert_eq!(config["runtime"], json!({"name": "custom", "version": "1.0"}));
+        assert_eq!(
+            config["runtime"],
+            json!({"name": "custom", "version": "1.0"})
+        );
         assert_eq!(
             site["properties"]["serverFarmId"],
             format!("/subscriptions/{SUB}/resourceGroups/faaset/providers/Microsoft.Web/serverfarms/{app}")
         );
-        assert_eq!(site["properties"]["siteConfig"]["appSettings"][0]["value"], "conn");
+        assert_eq!(
+            site["properties"]["siteConfig"]["appSettings"][0]["value"],
+            "conn"
+        );
         assert_eq!(timespan(230), "00:03:50");
         assert_eq!(
             connection_string("sa", "k=="),
