@@ -390,7 +390,7 @@ fn azure_lifecycle_against_a_contract_test_control_plane() {
         "created resource group faaset in eastus".to_string(),
         "created storage account faaset".to_string(),
         "OneDeploy of ".to_string(),
-        format!("ready at https://"),
+        "ready at https://".to_string(),
     ] {
         assert!(stderr.contains(&expected), "{expected} in: {stderr}");
     }
