@@ -1,5 +1,7 @@
 //! The secrets of FaaSET's own loopback servers (the engine's control API, each environment's
-//! Runtime API path, the kernel's bridge): how they are made and checked, in one place.
+//! Runtime API path, the kernel's bridge): how they are made and checked, in one place; and
+//! the cloud platforms' secrets (keys, tokens) as they are held and masked ([`Secret`]), with
+//! the form body of OAuth2 token requests ([`form`]).
 
 use crate::error::{Error, Result};
 
@@ -25,6 +27,41 @@ pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
 pub fn masked(secret: &str) -> String {
     let tail: Vec<char> = secret.chars().rev().take(4).collect();
     format!("…{}", tail.into_iter().rev().collect::<String>())
+}
+
+/// A cloud secret (a private key, a client secret, a refresh token, an access or ID token). `Debug` and `Display`
+/// show only its last four characters, so no format string can leak it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret itself, for a header or a signature only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({})", masked(&self.0))
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&masked(&self.0))
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `pairs` (through `url`'s serializer, already here
+/// as reqwest's).
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut url = reqwest::Url::parse("http://form/").expect("a valid URL");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_string()
 }
 
 /// Four lines are not worth a crate (`subtle`): every byte is compared, whatever differs.

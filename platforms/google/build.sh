@@ -4,7 +4,9 @@
 # nothing may be linked dynamically; faaset-runtime serves HTTP on 0.0.0.0:$PORT in it
 # (docs/function-runtime.md). Packing and pushing the image is done by `faaset` itself at
 # publish (docs/google.md): the same binary always gives the same image digest.
-# $1: the function's platform folder (functions/<fn>/google); faaset has generated the crate in
+# The `azure` platform extends this template: the same binary is its custom handler (HTTP on
+# 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT), zipped by `faaset` at publish (docs/azure.md).
+# $1: the function's platform folder (functions/<fn>/google or azure); faaset has generated the crate in
 # $1/.build. Set by faaset: FAASET_CRATE (crate and binary name), FAASET_TARGET_DIR (shared by
 # all functions).
 set -euo pipefail

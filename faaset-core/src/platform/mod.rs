@@ -5,6 +5,7 @@
 //! platform adds both and one line to [`DRIVERS`]; nothing outside this module names one.
 
 pub mod aws;
+pub mod azure;
 pub mod connections;
 pub mod google;
 pub mod http;
@@ -163,6 +164,7 @@ pub const REPORT_FIELDS: &[&str] = &[
 pub const DRIVERS: &[&dyn Driver] = &[
     &aws::Aws,
     &aws::FunctionUrl,
+    &azure::Azure,
     &google::Google,
     &http::Http,
     &local::Local,

@@ -5,6 +5,7 @@ mod support;
 
 mod analysis;
 mod aws;
+mod azure;
 mod defects;
 mod durability;
 mod errors;

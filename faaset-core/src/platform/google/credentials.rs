@@ -28,32 +28,8 @@ pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// Overrides the token endpoint of every key (tests, private endpoints).
 pub const TOKEN_ENDPOINT_VAR: &str = "FAASET_GOOGLE_TOKEN_ENDPOINT";
 
-/// A secret (a private key, a refresh token, an access or ID token). `Debug` and `Display`
-/// show only its last four characters, so no format string can leak it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-    /// The secret itself, for a header or a signature only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secret({})", crate::auth::masked(&self.0))
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::auth::masked(&self.0))
-    }
-}
+// `Secret` and `form` are shared with the Azure platform (`crate::auth`).
+pub use crate::auth::{form, Secret};
 
 /// What the credentials file holds.
 #[derive(Debug, Clone)]
@@ -135,15 +111,15 @@ pub fn parse(text: &str, source: String, env: &dyn Env) -> Result<Credentials> {
             Kind::ServiceAccount {
                 client_email: field("client_email").ok_or_else(|| bad("has no client_email"))?,
                 private_key_id: field("private_key_id").unwrap_or_default(),
-                private_key: Secret(pkcs8_der(&pem).ok_or_else(|| {
+                private_key: Secret::new(pkcs8_der(&pem).ok_or_else(|| {
                     bad("has a private_key that is not a PEM \"PRIVATE KEY\" (PKCS#8)")
                 })?),
             }
         }
         Some("authorized_user") => Kind::AuthorizedUser {
             client_id: field("client_id").ok_or_else(|| bad("has no client_id"))?,
-            client_secret: Secret(field("client_secret").unwrap_or_default()),
-            refresh_token: Secret(
+            client_secret: Secret::new(field("client_secret").unwrap_or_default()),
+            refresh_token: Secret::new(
                 field("refresh_token").ok_or_else(|| bad("has no refresh_token"))?,
             ),
         },
@@ -232,14 +208,6 @@ pub fn assertion(
     ))
 }
 
-/// `application/x-www-form-urlencoded` of `pairs` (through `url`'s serializer, already here
-/// as reqwest's).
-pub fn form(pairs: &[(&str, &str)]) -> String {
-    let mut url = reqwest::Url::parse("http://form/").expect("a valid URL");
-    url.query_pairs_mut().extend_pairs(pairs);
-    url.query().unwrap_or_default().to_string()
-}
-
 impl Credentials {
     /// The token endpoint's form body for `want`.
     pub fn grant(&self, want: Want<'_>, now: u64) -> Result<String> {
@@ -310,7 +278,7 @@ impl Credentials {
             Want::Id { .. } => "id_token",
         };
         match json.get(field).and_then(Value::as_str) {
-            Some(token) if status.is_success() => Ok(Secret(token.to_string())),
+            Some(token) if status.is_success() => Ok(Secret::new(token)),
             _ => {
                 let why = json
                     .get("error_description")
