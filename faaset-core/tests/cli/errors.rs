@@ -11,7 +11,7 @@ fn bad_names_platforms_and_config_write_nothing() {
         (&["new", "../x"], "invalid function name \"../x\""),
         (&["new", "Hello"], "invalid function name \"Hello\""),
         (&["invoke", "Hello"], "invalid function name \"Hello\""),
-        (&["deploy", "hello_world", "--platform", "nope"], "unknown platform \"nope\" (available: aws, aws_function_url, google, http, local, openwhisk)"),
+        (&["deploy", "hello_world", "--platform", "nope"], "unknown platform \"nope\" (available: aws, aws_function_url, azure, google, http, local, openwhisk)"),
         (&["new", "fresh", "--platform", "nope"], "unknown platform \"nope\""),
         (&["deploy", "hello_world", "--config", r#"{"memroy":1024}"#], "unknown config key \"memroy\" for platform local (did you mean \"memory\"?"),
         (&["deploy", "hello_world", "--config", r#"{"memory":50}"#], "bad value 50 for config key \"memory\" of platform local: expected an integer from 128 to 10240 MB"),

@@ -96,7 +96,9 @@ fn new_creates_a_function_from_the_template() {
     let list = ws.faaset(&["list"]).ok().stdout();
     assert!(
         list.contains("greeter")
-            && list.contains("platforms: aws, aws_function_url, google, http, local, openwhisk"),
+            && list.contains(
+                "platforms: aws, aws_function_url, azure, google, http, local, openwhisk"
+            ),
         "{list}"
     );
 }
