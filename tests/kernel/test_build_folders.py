@@ -38,7 +38,8 @@ def test_a_new_folder_takes_a_free_build_folder_and_live_kernels_never_share(jup
         third = Kernel(workspaces[2], jupyter_path, None, env)
         assert result_text(third.ok("40 + 2")) == "42"
         assert compile_dir(third).is_relative_to(pool / "session-0")
-        assert not any((w / ".faaset").glob("**/target") for w in workspaces), "nothing is built in a workspace"
+        built = [t for w in workspaces for t in w.glob("**/target")]
+        assert not built, f"nothing is built in a workspace: {built}"
     finally:
         for kernel in (first, second, third):
             if kernel is not None:
