@@ -310,6 +310,17 @@ pub(crate) fn answered(
     format!("{url} answered {status}: {excerpt}")
 }
 
+/// The report of a platform whose calls SAAF describes (Cloud Run, Azure Functions):
+/// `coldStart` from SAAF's `newcontainer` (1 on the first call of a process), when the
+/// function reports it.
+pub(crate) fn saaf_report(answer: &Value) -> Map<String, Value> {
+    let mut report = Map::new();
+    if let Some(new) = answer.get("newcontainer").and_then(Value::as_i64) {
+        report.insert("coldStart".into(), (new == 1).into());
+    }
+    report
+}
+
 /// A reqwest client builder with TLS ready. reqwest is built with `rustls-no-provider` (ring
 /// instead of aws-lc-rs, for build time), so a process-wide crypto provider must be installed
 /// before any client is built — with the feature on, *every* reqwest client of the process
@@ -326,6 +337,14 @@ pub fn http_client() -> reqwest::ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cold_start_comes_from_saafs_newcontainer() {
+        use serde_json::json;
+        assert_eq!(saaf_report(&json!({"newcontainer": 1}))["coldStart"], true);
+        assert_eq!(saaf_report(&json!({"newcontainer": 0}))["coldStart"], false);
+        assert!(saaf_report(&json!({"message": "hi"})).is_empty());
+    }
 
     #[test]
     fn every_platform_has_a_template_folder_and_every_folder_a_platform() {

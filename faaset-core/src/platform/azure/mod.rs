@@ -24,7 +24,7 @@ pub mod settings;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Answer, Deployment, Driver, Target};
 use crate::auth::Secret;
@@ -470,13 +470,13 @@ impl Invoker {
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         match (status.as_u16(), json) {
             (200, Some(value)) => Answer {
-                report: report(&value),
+                report: super::saaf_report(&value),
                 body,
                 function_error: false,
             },
             // faaset-runtime's error shape: the function failed.
             (_, Some(value)) if value.get("errorType").is_some() => Answer {
-                report: report(&value),
+                report: super::saaf_report(&value),
                 body,
                 function_error: true,
             },
@@ -503,20 +503,9 @@ impl Target for Invoker {
     }
 }
 
-/// `coldStart` from SAAF's `newcontainer` (1 on the first call of a process), when the
-/// function reports it.
-fn report(answer: &Value) -> Map<String, Value> {
-    let mut report = Map::new();
-    if let Some(new) = answer.get("newcontainer").and_then(Value::as_i64) {
-        report.insert("coldStart".into(), (new == 1).into());
-    }
-    report
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn pricing_is_flex_on_demand() {
@@ -531,9 +520,6 @@ mod tests {
 
     #[test]
     fn cold_start_from_newcontainer() {
-        assert_eq!(report(&json!({"newcontainer": 1}))["coldStart"], true);
-        assert_eq!(report(&json!({"newcontainer": 0}))["coldStart"], false);
-        assert!(report(&json!({})).is_empty());
         assert_eq!(
             function_url("https", "f.azurewebsites.net", "hello_az")
                 .unwrap()

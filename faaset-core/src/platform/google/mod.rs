@@ -19,7 +19,7 @@ pub mod image;
 pub mod settings;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Answer, Deployment, Driver, Target};
 use crate::config::{Config, KeySpec, Kind};
@@ -391,13 +391,13 @@ impl Invoker {
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         match (status.as_u16(), json) {
             (200, Some(value)) => Answer {
-                report: report(&value),
+                report: super::saaf_report(&value),
                 body,
                 function_error: false,
             },
             // faaset-runtime's error shape: the function failed.
             (_, Some(value)) if value.get("errorType").is_some() => Answer {
-                report: report(&value),
+                report: super::saaf_report(&value),
                 body,
                 function_error: true,
             },
@@ -418,16 +418,6 @@ impl Target for Invoker {
     }
 }
 
-/// `coldStart` from SAAF's `newcontainer` (1 on the first call of a process), when the
-/// function reports it.
-fn report(answer: &Value) -> Map<String, Value> {
-    let mut report = Map::new();
-    if let Some(new) = answer.get("newcontainer").and_then(Value::as_i64) {
-        report.insert("coldStart".into(), (new == 1).into());
-    }
-    report
-}
-
 /// A fresh `TRACE_ID/SPAN_ID;o=1` (32 hex digits, a decimal span).
 fn trace_context() -> String {
     let trace = crate::auth::new_token()
@@ -444,13 +434,6 @@ fn failed(message: String) -> Answer {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn cold_start_comes_from_saaf() {
-        assert_eq!(report(&json!({"newcontainer": 1}))["coldStart"], true);
-        assert_eq!(report(&json!({"newcontainer": 0}))["coldStart"], false);
-        assert!(report(&json!({"message": "hi"})).is_empty());
-    }
 
     #[test]
     fn prices_fold_cpu_into_the_memory_price() {
